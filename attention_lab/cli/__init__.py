@@ -1,0 +1,1 @@
+"""The ``attention-lab`` command line: one module per sub-command."""

@@ -1,0 +1,49 @@
+"""Entry point of ``attention-lab`` (and ``python -m attention_lab``).
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the
+parsed arguments and returning an exit status. Errors on bad input (``AttentionLabError``)
+are printed as one line and exit with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from attention_lab.errors import AttentionLabError
+
+# Sub-command modules, in the order of the chapter.
+COMMANDS = [
+    "convert",
+    "parity",
+    "demo",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attention-lab",
+        description="From-scratch Transformers following 'Transfer Learning with BERT'.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"attention_lab.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AttentionLabError as err:
+        print(f"attention-lab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"attention-lab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

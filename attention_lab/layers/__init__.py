@@ -1,0 +1,1 @@
+"""Hand-written Keras layers: attention, the BERT encoder block, embeddings, pooler."""

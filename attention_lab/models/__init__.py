@@ -1,0 +1,1 @@
+"""Models assembled from attention_lab.layers."""
