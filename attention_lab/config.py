@@ -74,7 +74,9 @@ class BertConfig:
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise CheckpointError(f"BertConfig.{name} must be a positive integer, got {value!r}")
+                raise CheckpointError(
+                    f"BertConfig.{name} must be a positive integer, got {value!r}"
+                )
         if self.hidden_size % self.num_attention_heads:
             raise CheckpointError(
                 f"BertConfig.hidden_size ({self.hidden_size}) must be divisible by "

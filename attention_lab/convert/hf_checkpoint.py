@@ -1,0 +1,159 @@
+"""Reading a Hugging Face BERT checkpoint: where it is, and its tensors as numpy arrays.
+
+A checkpoint is a directory with ``config.json`` and one of ``model.safetensors``,
+a sharded ``model.safetensors.index.json``, or ``pytorch_model.bin``. ``.bin`` files are
+read with ``torch.load(weights_only=True)``, which refuses to unpickle arbitrary objects.
+A hub id (``bert-base-cased``) is downloaded through ``huggingface_hub`` when online.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from attention_lab.errors import CheckpointError
+
+SAFETENSORS = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PYTORCH_BIN = "pytorch_model.bin"
+_HUB_FILES = ["config.json", "*.safetensors", SAFETENSORS_INDEX, "vocab.txt", "*.json"]
+
+
+def resolve_model_dir(model: str | os.PathLike) -> Path:
+    """A local checkpoint directory for ``model``: a path, or a hub id downloaded once.
+
+    Offline (or with ``HF_HUB_OFFLINE=1``) a hub id that is not in the local cache raises a
+    :class:`CheckpointError` that says how to pass a local directory instead.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(
+            f"{path} is a file; pass the checkpoint *directory* (with config.json and "
+            "model.safetensors or pytorch_model.bin)"
+        )
+    name = str(model)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise CheckpointError(f"{name}: no such directory")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=name, allow_patterns=_HUB_FILES, etag_timeout=10))
+    except Exception as err:  # any hub failure: offline, unknown repo, gated, timeout
+        raise CheckpointError(
+            f"cannot get {name!r} from the Hugging Face hub ({type(err).__name__}). Offline, "
+            "download it elsewhere (e.g. `huggingface-cli download "
+            f"{name} config.json model.safetensors vocab.txt --local-dir DIR`) and pass DIR, "
+            "a directory with config.json and model.safetensors"
+        ) from err
+
+
+def read_hf_config(model_dir: Path) -> dict:
+    """The checkpoint's ``config.json`` as a dict, with errors that name the file."""
+    path = model_dir / "config.json"
+    if not path.is_file():
+        raise CheckpointError(
+            f"{model_dir}: config.json is missing; a Hugging Face BERT directory needs "
+            "config.json beside its weights"
+        )
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: malformed JSON ({err}); re-download the file") from err
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(values).__name__}")
+    architectures = values.get("architectures") or []
+    foreign = [a for a in architectures if not a.startswith("Bert")]
+    if values.get("model_type", "bert") != "bert" or foreign:
+        raise CheckpointError(
+            f"{path}: model_type={values.get('model_type')!r}, architectures={architectures}; "
+            "only BERT checkpoints (BertModel, BertForSequenceClassification, ...) convert"
+        )
+    return values
+
+
+def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except SafetensorError as err:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file ({err}); the file is truncated or "
+            "corrupted, re-download it"
+        ) from err
+    except (TypeError, ValueError) as err:  # numpy has no bfloat16: read through torch
+        if "bf16" not in str(err).lower() and "bfloat16" not in str(err).lower():
+            raise CheckpointError(f"{path}: cannot read tensors ({err})") from err
+    torch = _require_torch(path)
+    with safe_open(str(path), framework="pt") as f:
+        return {name: f.get_tensor(name).to(torch.float32).numpy() for name in f.keys()}  # noqa: SIM118
+
+
+def _require_torch(path: Path):
+    try:
+        import torch
+    except ImportError as err:
+        raise CheckpointError(
+            f"{path}: reading this file needs PyTorch; install the reference extra "
+            "(pip install 'attention_lab[reference]')"
+        ) from err
+    return torch
+
+
+def _read_pytorch_bin(path: Path) -> dict[str, np.ndarray]:
+    torch = _require_torch(path)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"{path}: cannot be read as a PyTorch state dict with weights_only=True ({err}); "
+            "it is corrupted or holds more than tensors. Re-download it, or convert it to "
+            "model.safetensors"
+        ) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a dict of tensors, got {type(state).__name__}")
+    return {name: t.detach().to(torch.float32).numpy() for name, t in state.items()}
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    """The weight files the checkpoint will be read from, preferring safetensors."""
+    if (model_dir / SAFETENSORS).is_file():
+        return [model_dir / SAFETENSORS]
+    index = model_dir / SAFETENSORS_INDEX
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, AttributeError) as err:
+            raise CheckpointError(f"{index}: malformed shard index ({err})") from err
+        return [model_dir / shard for shard in shards]
+    if (model_dir / PYTORCH_BIN).is_file():
+        return [model_dir / PYTORCH_BIN]
+    raise CheckpointError(
+        f"{model_dir}: no weights found; expected {SAFETENSORS}, {SAFETENSORS_INDEX} or "
+        f"{PYTORCH_BIN}"
+    )
+
+
+def read_state_dict(model_dir: Path) -> dict[str, np.ndarray]:
+    """All tensors of the checkpoint, by their Hugging Face names, as float32 numpy arrays.
+
+    Old TensorFlow-era names ``LayerNorm.gamma`` / ``LayerNorm.beta`` are renamed to
+    ``LayerNorm.weight`` / ``LayerNorm.bias``, as ``transformers`` does when it loads them.
+    """
+    state: dict[str, np.ndarray] = {}
+    for path in weight_files(model_dir):
+        if not path.is_file():
+            raise CheckpointError(f"{path}: shard listed in {SAFETENSORS_INDEX} is missing")
+        reader = _read_pytorch_bin if path.name == PYTORCH_BIN else _read_safetensors
+        state.update(reader(path))
+    renamed = {}
+    for name, tensor in state.items():
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
+        renamed[name.replace("LayerNorm.beta", "LayerNorm.bias")] = tensor
+    return renamed

@@ -1,0 +1,86 @@
+"""The weight map: every Hugging Face BERT tensor name beside the Keras variable it fills.
+
+Read it as a table. PyTorch ``nn.Linear`` stores ``weight`` as ``(out, in)``; a Keras
+``Dense`` kernel is ``(in, out)``, so dense weights are transposed. LayerNorm's
+``weight``/``bias`` are Keras's ``gamma``/``beta``; embedding tables are copied as they are.
+
+The same map drives loading (Hugging Face -> ours) and export (ours -> Hugging Face).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+# Hugging Face module name (relative to the BERT model)  ->  our sublayer
+EMBEDDING_MODULES = {
+    "embeddings.word_embeddings": lambda bert: bert.embeddings.word_embeddings,
+    "embeddings.position_embeddings": lambda bert: bert.embeddings.position_embeddings,
+    "embeddings.token_type_embeddings": lambda bert: bert.embeddings.token_type_embeddings,
+    "embeddings.LayerNorm": lambda bert: bert.embeddings.LayerNorm,
+}
+# Hugging Face module name inside encoder.layer.{i}  ->  our sublayer of layer_{i}
+ENCODER_BLOCK_MODULES = {
+    "attention.self.query": lambda block: block.attention.query,
+    "attention.self.key": lambda block: block.attention.key,
+    "attention.self.value": lambda block: block.attention.value,
+    "attention.output.dense": lambda block: block.attention.attention_output,
+    "attention.output.LayerNorm": lambda block: block.attention_LayerNorm,
+    "intermediate.dense": lambda block: block.intermediate,
+    "output.dense": lambda block: block.output_dense,
+    "output.LayerNorm": lambda block: block.output_LayerNorm,
+}
+POOLER_MODULE = "pooler.dense"
+
+# Buffers that Hugging Face saves beside the parameters; they hold no learned values.
+BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+# Pre-training heads (masked LM and next-sentence prediction) that BertModel does not use.
+PRETRAINING_HEAD_PREFIX = "cls."
+
+
+@dataclass(frozen=True)
+class WeightMapping:
+    """One row of the table: ``hf_name`` fills ``variable`` (transposed if ``transpose``)."""
+
+    hf_name: str
+    variable: keras.Variable
+    transpose: bool
+
+
+def _parameters(module: str, layer: keras.layers.Layer) -> list[WeightMapping]:
+    if isinstance(layer, keras.layers.Dense):
+        return [
+            WeightMapping(f"{module}.weight", layer.kernel, transpose=True),
+            WeightMapping(f"{module}.bias", layer.bias, transpose=False),
+        ]
+    if isinstance(layer, keras.layers.LayerNormalization):
+        return [
+            WeightMapping(f"{module}.weight", layer.gamma, transpose=False),
+            WeightMapping(f"{module}.bias", layer.beta, transpose=False),
+        ]
+    if isinstance(layer, keras.layers.Embedding):
+        return [WeightMapping(f"{module}.weight", layer.embeddings, transpose=False)]
+    raise TypeError(f"no weight mapping for {type(layer).__name__} at {module}")
+
+
+def bert_weight_map(bert, prefix: str = "") -> list[WeightMapping]:
+    """Rows for a built :class:`~attention_lab.models.bert.BertModel`.
+
+    ``prefix`` is prepended to every Hugging Face name (``"bert."`` inside
+    ``BertForSequenceClassification``).
+    """
+    rows = []
+    for module, sublayer in EMBEDDING_MODULES.items():
+        rows += _parameters(prefix + module, sublayer(bert))
+    for i, block in enumerate(bert.encoder_layers):
+        for module, sublayer in ENCODER_BLOCK_MODULES.items():
+            rows += _parameters(f"{prefix}encoder.layer.{i}.{module}", sublayer(block))
+    if bert.pooler is not None:
+        rows += _parameters(prefix + POOLER_MODULE, bert.pooler.dense)
+    return rows
+
+
+def classifier_weight_map(model) -> list[WeightMapping]:
+    """Rows for :class:`~attention_lab.models.classifier.BertForSequenceClassification`."""
+    return bert_weight_map(model.bert, prefix="bert.") + _parameters("classifier", model.classifier)

@@ -1,0 +1,151 @@
+"""BERT's input representation (Devlin et al., 2019, section 3, figure 2; chapter section 3).
+
+    E = LayerNorm(WordEmbedding[input_ids] + PositionEmbedding[0..len) + TokenType[token_type_ids])
+
+followed by dropout. Positions are absolute and learned (a table of
+``max_position_embeddings`` rows); token types (segment ids) tell sentence A (0) from
+sentence B (1).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from attention_lab.errors import AttentionLabError
+
+
+def check_ids_in_range(ids, upper: int, tensor_name: str, fix: str) -> None:
+    """Refuse ids outside ``[0, upper)`` instead of letting a gather clamp or zero them.
+
+    On a GPU an out-of-range ``tf.gather`` silently returns zeros, so the check must come
+    first. Eagerly it raises :class:`AttentionLabError` naming the id and its position; inside
+    a ``tf.function`` it adds a ``tf.debugging`` assertion (XLA drops assertions, so compiled
+    callers validate their inputs before the call, as ``attention_lab``'s pipelines do).
+    """
+    if tf.executing_eagerly():
+        values = np.asarray(ids)
+        bad = np.argwhere((values < 0) | (values >= upper))
+        if bad.size:
+            where = tuple(int(i) for i in bad[0])
+            raise AttentionLabError(
+                f"{tensor_name} contains id {int(values[where])} at index {where}, outside "
+                f"[0, {upper}); {fix}"
+            )
+        return
+    message = f"{tensor_name} must lie in [0, {upper}); {fix}"
+    tf.debugging.assert_non_negative(ids, message=message)
+    tf.debugging.assert_less(ids, tf.cast(upper, ids.dtype), message=message)
+
+
+@keras.saving.register_keras_serializable(package="attention_lab")
+class BertEmbeddings(keras.layers.Layer):
+    """Word + position + token-type embeddings, then LayerNorm and dropout.
+
+    Sublayer names follow Hugging Face's ``BertEmbeddings``: ``word_embeddings``,
+    ``position_embeddings``, ``token_type_embeddings``, ``LayerNorm``.
+
+    Call arguments:
+        input_ids: int ``(batch, seq_len)``, each < ``vocab_size``.
+        token_type_ids: int ``(batch, seq_len)``, each < ``type_vocab_size``.
+
+    Returns:
+        ``(batch, seq_len, hidden_size)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 28996,
+        hidden_size: int = 768,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        hidden_dropout: float = 0.1,
+        layer_norm_eps: float = 1e-12,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.hidden_dropout = hidden_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        init = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+        policy = self.dtype_policy
+        self.word_embeddings = keras.layers.Embedding(
+            self.vocab_size,
+            self.hidden_size,
+            embeddings_initializer=init,
+            dtype=policy,
+            name="word_embeddings",
+        )
+        self.position_embeddings = keras.layers.Embedding(
+            self.max_position_embeddings,
+            self.hidden_size,
+            embeddings_initializer=init,
+            dtype=policy,
+            name="position_embeddings",
+        )
+        self.token_type_embeddings = keras.layers.Embedding(
+            self.type_vocab_size,
+            self.hidden_size,
+            embeddings_initializer=init,
+            dtype=policy,
+            name="token_type_embeddings",
+        )
+        self.LayerNorm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=policy, name="LayerNorm"
+        )
+        self.dropout = keras.layers.Dropout(self.hidden_dropout, dtype=policy)
+        for table in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):
+            table.build(input_shape)
+        self.LayerNorm.build(tuple(input_shape) + (self.hidden_size,))
+
+    def call(self, input_ids, token_type_ids, training=None):
+        seq_len = input_ids.shape[1]
+        if seq_len is not None and seq_len > self.max_position_embeddings:
+            raise AttentionLabError(
+                f"input_ids has {seq_len} positions but the model has only "
+                f"max_position_embeddings={self.max_position_embeddings}; truncate the text "
+                f"(e.g. max_length={self.max_position_embeddings})"
+            )
+        check_ids_in_range(
+            input_ids,
+            self.vocab_size,
+            "input_ids",
+            "encode with this model's own vocab.txt (ids must be < vocab_size)",
+        )
+        check_ids_in_range(
+            token_type_ids,
+            self.type_vocab_size,
+            "token_type_ids",
+            f"segment ids must be < type_vocab_size={self.type_vocab_size}",
+        )
+        seq_len = ops.shape(input_ids)[1]
+        words = self.word_embeddings(input_ids)  # (batch, len, H)
+        positions = self.position_embeddings.embeddings[:seq_len]  # (len, H), rows 0..len-1
+        types = self.token_type_embeddings(token_type_ids)  # (batch, len, H)
+        embeddings = words + ops.cast(positions, words.dtype)[None] + types
+        return self.dropout(self.LayerNorm(embeddings), training=training)  # (batch, len, H)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.hidden_size,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            max_position_embeddings=self.max_position_embeddings,
+            type_vocab_size=self.type_vocab_size,
+            hidden_dropout=self.hidden_dropout,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
+        return config

@@ -1,0 +1,130 @@
+"""One Transformer encoder block as BERT uses it (Vaswani et al., 2017, section 3.1; Devlin et
+al., 2019; chapter section 3, "Transformer").
+
+Post-LayerNorm, exactly as in BERT and Hugging Face's ``BertLayer``:
+
+    A  = LayerNorm(X + Dropout(MultiHeadSelfAttention(X)))        # attention sub-layer
+    Y  = LayerNorm(A + Dropout(W₂ · GELU(W₁ · A + b₁) + b₂))      # feed-forward sub-layer
+
+The chapter describes the feed-forward sub-layer with a ReLU (the original Transformer); BERT
+uses the exact GELU, x · Φ(x) with Φ computed through erf, which is what ``hidden_act="gelu"``
+selects here.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from attention_lab.layers.multi_head_attention import MultiHeadSelfAttention
+
+ACTIVATIONS = {
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),  # exact: x·Φ(x) via erf
+    "gelu_tanh": lambda x: keras.activations.gelu(x, approximate=True),
+    "relu": keras.activations.relu,
+}
+
+
+@keras.saving.register_keras_serializable(package="attention_lab")
+class TransformerEncoderBlock(keras.layers.Layer):
+    """Self-attention and feed-forward sub-layers, each followed by residual + LayerNorm.
+
+    Sublayer names follow Hugging Face's ``BertLayer``: ``attention`` (query/key/value and
+    ``attention_output``), ``attention_LayerNorm`` (HF ``attention.output.LayerNorm``),
+    ``intermediate`` (HF ``intermediate.dense``), ``output`` (HF ``output.dense``),
+    ``output_LayerNorm`` (HF ``output.LayerNorm``).
+
+    Call arguments:
+        hidden_states: ``(batch, seq_len, hidden_size)``.
+        attention_mask: additive mask ``(batch, 1, 1, seq_len)`` or None.
+
+    Returns:
+        ``(hidden_states, attention_probs)``: ``(batch, seq_len, hidden_size)`` and
+        ``(batch, heads, seq_len, seq_len)``.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int = 768,
+        num_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        layer_norm_eps: float = 1e-12,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_act not in ACTIVATIONS:
+            raise ValueError(f"hidden_act {hidden_act!r} is not one of {sorted(ACTIVATIONS)}")
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout = hidden_dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        init = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+        policy = self.dtype_policy
+        self.attention = MultiHeadSelfAttention(
+            self.hidden_size,
+            self.num_heads,
+            attention_dropout=self.attention_dropout,
+            initializer_range=self.initializer_range,
+            dtype=policy,
+            name="attention",
+        )
+        self.attention_dropout_layer = keras.layers.Dropout(self.hidden_dropout, dtype=policy)
+        self.attention_LayerNorm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=policy, name="attention_LayerNorm"
+        )
+        self.intermediate = keras.layers.Dense(
+            self.intermediate_size,
+            activation=ACTIVATIONS[self.hidden_act],
+            kernel_initializer=init,
+            dtype=policy,
+            name="intermediate",
+        )
+        self.output_dense = keras.layers.Dense(
+            self.hidden_size, kernel_initializer=init, dtype=policy, name="output"
+        )
+        self.output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=policy)
+        self.output_LayerNorm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=policy, name="output_LayerNorm"
+        )
+        self.attention.build(input_shape)
+        self.attention_LayerNorm.build(input_shape)
+        self.intermediate.build(input_shape)
+        self.output_dense.build(input_shape[:-1] + (self.intermediate_size,))
+        self.output_LayerNorm.build(input_shape)
+
+    def call(self, hidden_states, attention_mask=None, training=None):
+        attended, probs = self.attention(hidden_states, attention_mask, training=training)
+        attended = self.attention_dropout_layer(attended, training=training)
+        hidden_states = self.attention_LayerNorm(hidden_states + attended)  # (batch, len, H)
+
+        intermediate = self.intermediate(hidden_states)  # (batch, len, intermediate_size)
+        feed_forward = self.output_dropout(self.output_dense(intermediate), training=training)
+        hidden_states = self.output_LayerNorm(hidden_states + feed_forward)  # (batch, len, H)
+        return hidden_states, probs
+
+    def compute_output_shape(self, input_shape):
+        batch, seq_len = input_shape[0], input_shape[1]
+        return input_shape, (batch, self.num_heads, seq_len, seq_len)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=self.hidden_act,
+            hidden_dropout=self.hidden_dropout,
+            attention_dropout=self.attention_dropout,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
+        return config
