@@ -7,7 +7,6 @@ report of the converted weights against the Hugging Face reference, eager and XL
 
 from __future__ import annotations
 
-from attention_lab.convert.converter import DEFAULT_WEIGHTS_DIR
 from attention_lab.errors import AttentionLabError
 
 DEMO_NAME = "all-MiniLM-L6-v2"
@@ -36,6 +35,7 @@ def bundled_checkpoint() -> str:
 
 def run(args) -> int:
     from attention_lab.convert import convert_checkpoint
+    from attention_lab.convert.converter import DEFAULT_WEIGHTS_DIR
     from attention_lab.parity import run_parity
 
     source = bundled_checkpoint()
