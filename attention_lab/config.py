@@ -9,8 +9,6 @@ one to one.
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 from typing import Any
 
 from attention_lab.errors import CheckpointError
@@ -135,20 +133,3 @@ class BertConfig:
         id2label = values.get("id2label")
         num_labels = len(id2label) if id2label else values.get("num_labels", defaults.num_labels)
         return cls(hidden_act=_HF_ACTIVATION_NAMES[act], num_labels=num_labels, **kwargs)
-
-    @classmethod
-    def from_json_file(cls, path: str | Path) -> BertConfig:
-        """Read a Hugging Face ``config.json`` with errors that name the file."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(
-                f"{path}: config.json not found; a Hugging Face BERT directory needs config.json "
-                "beside its weights"
-            )
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CheckpointError(f"{path}: malformed JSON ({err}); re-download the file") from err
-        if not isinstance(values, dict):
-            raise CheckpointError(f"{path}: expected a JSON object, got {type(values).__name__}")
-        return cls.from_hf_config(values)

@@ -15,7 +15,7 @@ from attention_lab.convert import (
     read_state_dict,
     resolve_model_dir,
 )
-from attention_lab.errors import CheckpointError
+from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.bert import BertModel
 from attention_lab.models.classifier import BertForSequenceClassification
 
@@ -104,7 +104,7 @@ def test_convert_writes_weights_and_manifest_atomically(tmp_path, tiny_dir):
     restored, _ = load_converted(out)
     reference, _, _ = load_hf_checkpoint(tiny_dir)
     np.testing.assert_array_equal(_forward(restored), _forward(reference))
-    with pytest.raises(CheckpointError, match="already exists; pass --overwrite"):
+    with pytest.raises(AttentionLabError, match="already exists; pass --overwrite"):
         convert_checkpoint(tiny_dir, out)
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from attention_lab.convert.weight_map import (
     classifier_weight_map,
 )
 from attention_lab.errors import CheckpointError
+from attention_lab.io import atomic_directory
 from attention_lab.models.bert import BertModel
 from attention_lab.models.classifier import BertForSequenceClassification
 
@@ -147,11 +147,7 @@ def convert_checkpoint(
     model_dir = resolve_model_dir(model)
     keras_model, config, report = load_hf_checkpoint(model_dir)
     out = Path(out_dir) if out_dir else DEFAULT_WEIGHTS_DIR / Path(str(model)).name
-    if out.exists() and not overwrite:
-        raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out, overwrite=overwrite) as tmp:
         keras_model.save_weights(tmp / WEIGHTS_FILE)
         kind = "classifier" if isinstance(keras_model, BertForSequenceClassification) else "bert"
         sources = [model_dir / "config.json", *weight_files(model_dir)]
@@ -172,12 +168,6 @@ def convert_checkpoint(
             "attention_lab_version": __version__,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
