@@ -193,3 +193,23 @@ def test_hub_id_offline_says_how_to_pass_a_directory(monkeypatch):
 def test_converted_folder_errors(tmp_path):
     with pytest.raises(CheckpointError, match="manifest.json is missing"):
         load_converted(tmp_path)
+
+
+def test_pretraining_checkpoint_with_bert_prefix_loads_as_bert_model(tmp_path):
+    """bert-base-cased on the hub is a BertForPreTraining layout: ``bert.*`` plus ``cls.*``."""
+    import torch
+    import transformers
+    from hf_checkpoints import TINY_HF
+
+    torch.manual_seed(0)
+    hf = transformers.BertForPreTraining(transformers.BertConfig(**TINY_HF)).eval()
+    hf.save_pretrained(tmp_path / "pretraining")
+    model, _, report = load_hf_checkpoint(tmp_path / "pretraining")
+    assert isinstance(model, BertModel)
+    assert any(name.startswith("cls.predictions") for name in report.skipped)
+    assert any(name.startswith("cls.seq_relationship") for name in report.skipped)
+    ids = torch.randint(0, 120, (2, 9))
+    with torch.no_grad():
+        expected = hf.bert(ids).last_hidden_state.numpy()
+    ours = model({"input_ids": ids.numpy().astype(np.int32)})["sequence_output"]
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
