@@ -19,6 +19,8 @@ COMMANDS = [
     "convert",
     "parity",
     "demo",
+    "imdb",
+    "glove",
 ]
 
 

@@ -1,0 +1,140 @@
+"""``attention-lab glove stats|train|evaluate``: GloVe embeddings and the chapter's BiLSTM."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _add_data(parser) -> None:
+    parser.add_argument(
+        "--data",
+        help="aclImdb_v1.tar.gz or an extracted aclImdb/ folder (default: $ATTENTION_LAB_IMDB, "
+        "then tensorflow-datasets)",
+    )
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "glove",
+        help="GloVe embeddings and the BiLSTM transfer-learning models (chapter section 2)",
+        description="GloVe coverage of the IMDb vocabulary, and the chapter's BiLSTM trained "
+        "with frozen or fine-tuned GloVe embeddings (or from scratch).",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    stats = actions.add_parser("stats", help="embedding shape and GloVe coverage of the vocabulary")
+    stats.add_argument("--glove", required=True, help="glove.6B.<dim>d.txt[.gz] or glove.6B.zip")
+    stats.add_argument("--dim", type=int, help="vector dimension (needed for glove.6B.zip)")
+    _add_data(stats)
+    stats.add_argument(
+        "--encoder-mode",
+        choices=("faithful", "clean"),
+        default="faithful",
+        help="faithful: the chapter's encoder (lower-cased duplicates kept); clean: merged",
+    )
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(func=run_stats)
+
+    train = actions.add_parser("train", help="train the BiLSTM on IMDb, evaluate on the test set")
+    train.add_argument("--mode", choices=("frozen", "finetune", "scratch"), required=True)
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--glove", help="GloVe file (required unless --mode scratch)")
+    _add_data(train)
+    train.add_argument("--limit", type=int, help="use only the first N train and N test reviews")
+    train.add_argument("--max-len", type=int, default=150, help="tokens per review (150)")
+    train.add_argument(
+        "--truncate",
+        choices=("last", "first"),
+        default="last",
+        help="which tokens of a longer review to keep: last (the chapter's code, Keras "
+        "truncating='pre') or first (what the chapter's text says)",
+    )
+    train.add_argument("--encoder-mode", choices=("faithful", "clean"), default="faithful")
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--out", default="runs/glove-bilstm", help="output folder")
+    train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    train.set_defaults(func=run_train)
+
+    evaluate = actions.add_parser("evaluate", help="evaluate a trained model on the test split")
+    evaluate.add_argument("model", help="folder written by `attention-lab glove train --out`")
+    _add_data(evaluate)
+    evaluate.add_argument("--limit", type=int, help="use only the first N test reviews")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _verbosity() -> int:
+    return 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, a line per epoch else
+
+
+def run_stats(args) -> int:
+    from attention_lab.data.glove import build_embedding_matrix, load_glove
+    from attention_lab.data.imdb import read_imdb
+    from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary
+
+    glove = load_glove(args.glove, dim=args.dim)
+    vocabulary, _ = build_vocabulary(read_imdb("train", args.data).texts)
+    encoder = TokenEncoder(vocabulary, lowercase=True, mode=args.encoder_mode)
+    embedding = build_embedding_matrix(encoder, glove)
+    report = {
+        "glove_words": len(glove),
+        "glove_dim": glove.dim,
+        "skipped_lines": len(glove.skipped_lines),
+        "vocab_size": encoder.vocab_size,
+        "embedding_shape": list(embedding.matrix.shape),
+        "token_list": embedding.token_count,
+        "unknown_tokens": embedding.unknown_tokens,
+        "unknown_distinct": len(embedding.unknown_words),
+        "coverage": round(embedding.coverage, 4),
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:18s} {value}")
+        print(f"unknown examples   {' '.join(embedding.unknown_words[:10])}")
+    return 0
+
+
+def run_train(args) -> int:
+    from attention_lab.training.bilstm import train_bilstm
+
+    metrics = train_bilstm(
+        args.mode,
+        args.epochs,
+        args.out,
+        data=args.data,
+        glove_path=args.glove,
+        max_len=args.max_len,
+        truncate=args.truncate,
+        encoder_mode=args.encoder_mode,
+        limit=args.limit,
+        seed=args.seed,
+        verbose=_verbosity(),
+    )
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        test = metrics["test"]
+        seconds = [row["seconds"] for row in metrics["history"]]
+        print(
+            f"{args.mode}: test accuracy {test['accuracy']:.4f}, precision "
+            f"{test['precision']:.4f}, recall {test['recall']:.4f}, loss {test['loss']:.4f}; "
+            f"{sum(seconds) / len(seconds):.1f} s/epoch; written to {args.out}"
+        )
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from attention_lab.training.bilstm import evaluate_bilstm
+
+    results = evaluate_bilstm(args.model, data=args.data, limit=args.limit, verbose=_verbosity())
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print(
+            f"{results.pop('test_reviews')} test reviews: "
+            + ", ".join(f"{key} {value:.4f}" for key, value in results.items())
+        )
+    return 0

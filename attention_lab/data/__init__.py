@@ -1,0 +1,1 @@
+"""Data preparation for the chapter: IMDb reviews, the tfds-style encoder, GloVe vectors."""

@@ -1,0 +1,328 @@
+"""The IMDb movie reviews (Maas et al., 2011), as the chapter loads them (section 2).
+
+The chapter calls ``tfds.load("imdb_reviews", split="train", as_supervised=True)``. This module
+gives the same data with the same element spec, ``(text: tf.string scalar, label: tf.int64
+scalar)``, from one of three sources, found by :func:`resolve_imdb_source`:
+
+1. a local copy named explicitly: ``data=PATH`` (the CLI's ``--data PATH``) or the environment
+   variable ``ATTENTION_LAB_IMDB``. ``PATH`` is the official ``aclImdb_v1.tar.gz`` or the
+   ``aclImdb/`` directory extracted from it (or the folder that holds ``aclImdb/``);
+2. tensorflow-datasets, when ``imdb_reviews`` is already prepared in its data directory, or
+   when it can download it (a 3-second connection probe decides; no hang offline);
+3. otherwise an :class:`~attention_lab.errors.AttentionLabError` that says where to get the
+   archive and how to pass it.
+
+Reading the archive: a ``.tar.gz`` cannot be read at random, so the first use streams through
+it once (about ten seconds) and writes each split to a cache folder,
+``~/.cache/attention_lab/imdb/<key>/`` (or ``$ATTENTION_LAB_CACHE/imdb/<key>/``), as one file of
+concatenated UTF-8 texts, one ``.npy`` of offsets and one ``.npy`` of labels. The key is a hash of
+the archive's absolute path, size and modification time, so a changed archive is read again.
+Later runs memory-map the cache (well under a second). Nothing is extracted to 100,000 small
+files. An extracted ``aclImdb/`` directory is read file by file directly (no cache).
+
+Text and labels are exactly what tensorflow-datasets stores: the file's bytes with surrounding
+whitespace stripped; label 0 for ``neg``, 1 for ``pos`` and -1 for the unlabelled split. The
+order is a fixed pseudo-random permutation of the files (tensorflow-datasets also stores a fixed
+shuffle), so that a prefix such as ``dataset.take(1000)`` holds both labels.
+
+Public API (stable): :data:`SPLITS`, :func:`resolve_imdb_source`, :class:`ImdbSource`,
+:func:`read_imdb` (numpy/Python side), :func:`load_imdb` (``tf.data``) and
+:func:`load_imdb_unsupervised`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tarfile
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attention_lab.errors import AttentionLabError
+
+SPLITS = ("train", "test", "unsupervised")
+ENV_VAR = "ATTENTION_LAB_IMDB"
+CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
+ARCHIVE_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+LABEL_NAMES = ("neg", "pos")
+_CACHE_FORMAT = 1
+_ORDER_SEED = 20110619  # fixed permutation of the files; any prefix then mixes both labels
+# "aclImdb/train/pos/123_8.txt" -> split "train", folder "pos"
+_MEMBER_RE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
+
+_OFFLINE_HELP = (
+    "no copy of the IMDb reviews found and tensorflow-datasets cannot download it (offline). "
+    f"Download aclImdb_v1.tar.gz (84 MB) from {ARCHIVE_URL} on a machine with internet, copy it "
+    f"here, and pass it with --data PATH (CLI), data=PATH (Python) or the environment variable "
+    f"{ENV_VAR}=PATH; an extracted aclImdb/ directory works too"
+)
+
+
+@dataclass(frozen=True)
+class ImdbSource:
+    """Where the reviews come from: ``kind`` is ``"tfds"``, ``"archive"`` or ``"directory"``."""
+
+    kind: str
+    path: Path | None = None
+
+    def describe(self) -> str:
+        return "tensorflow-datasets imdb_reviews" if self.kind == "tfds" else str(self.path)
+
+
+@dataclass(frozen=True)
+class ImdbSplit:
+    """One split in memory: ``texts`` (UTF-8 bytes, as tfds stores them) and int64 ``labels``."""
+
+    split: str
+    texts: list[bytes]
+    labels: np.ndarray
+    source: ImdbSource
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_counts(self) -> dict[str, int]:
+        """Reviews per label name (``neg``/``pos``, or ``unlabelled`` for -1)."""
+        names = {0: "neg", 1: "pos", -1: "unlabelled"}
+        values, counts = np.unique(self.labels, return_counts=True)
+        return {names[int(v)]: int(c) for v, c in zip(values, counts, strict=True)}
+
+    def empty_reviews(self) -> int:
+        """Reviews whose text is empty after stripping whitespace."""
+        return sum(1 for text in self.texts if not text)
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise AttentionLabError(f"unknown IMDb split {split!r}; choose one of {', '.join(SPLITS)}")
+    return split
+
+
+def _find_directory(path: Path) -> Path:
+    """The ``aclImdb`` folder itself, given it or its parent; error if neither looks like one."""
+    for candidate in (path, path / "aclImdb"):
+        if (candidate / "train").is_dir() and (candidate / "test").is_dir():
+            return candidate
+    raise AttentionLabError(
+        f"{path} is not an aclImdb directory: expected train/ and test/ folders (each with pos/ "
+        f"and neg/) in it or in {path / 'aclImdb'}; pass the extracted aclImdb/ folder or the "
+        "aclImdb_v1.tar.gz archive"
+    )
+
+
+def _local_source(path: str | os.PathLike, origin: str) -> ImdbSource:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise AttentionLabError(
+            f"IMDb data not found at {path} (given by {origin}); pass the path of "
+            f"aclImdb_v1.tar.gz or of the extracted aclImdb/ directory ({ARCHIVE_URL})"
+        )
+    if path.is_dir():
+        return ImdbSource("directory", _find_directory(path).resolve())
+    return ImdbSource("archive", path.resolve())
+
+
+def _tfds_prepared() -> bool:
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder("imdb_reviews").is_prepared()
+    except Exception:  # noqa: BLE001 - any failure means "not usable", we fall through
+        return False
+
+
+def _online(host: str = "ai.stanford.edu", timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_imdb_source(data: str | os.PathLike | None = None, download: bool = True) -> ImdbSource:
+    """Find the IMDb reviews: ``data``, then ``$ATTENTION_LAB_IMDB``, then tensorflow-datasets.
+
+    ``download=False`` never touches the network (tensorflow-datasets is used only when the
+    dataset is already prepared). Raises :class:`AttentionLabError` with download instructions
+    when nothing is found.
+    """
+    if data is not None:
+        return _local_source(data, "data/--data")
+    if os.environ.get(ENV_VAR):
+        return _local_source(os.environ[ENV_VAR], ENV_VAR)
+    if _tfds_prepared() or (download and _online()):
+        return ImdbSource("tfds")
+    raise AttentionLabError(_OFFLINE_HELP)
+
+
+def cache_root() -> Path:
+    """``$ATTENTION_LAB_CACHE`` or ``~/.cache/attention_lab``."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "attention_lab"
+
+
+def _archive_cache_dir(archive: Path) -> Path:
+    stat = archive.stat()
+    key = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_CACHE_FORMAT}"
+    return cache_root() / "imdb" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _split_and_label(split: str, folder: str) -> tuple[str, int] | None:
+    if folder == "unsup":
+        return ("unsupervised", -1) if split == "train" else None
+    return split, LABEL_NAMES.index(folder)
+
+
+def _shuffled(items: list[tuple[str, bytes, int]]) -> tuple[list[bytes], np.ndarray]:
+    items.sort(key=lambda item: item[0])
+    order = np.random.default_rng(_ORDER_SEED).permutation(len(items))
+    texts = [items[i][1] for i in order]
+    labels = np.array([items[i][2] for i in order], dtype=np.int64)
+    return texts, labels
+
+
+def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
+    """Stream once through the tar archive and collect every review, per split."""
+    found: dict[str, list[tuple[str, bytes, int]]] = {split: [] for split in SPLITS}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                match = _MEMBER_RE.search(member.name)
+                if not member.isfile() or not match:
+                    continue
+                target = _split_and_label(match.group(1), match.group(2))
+                if target is None:
+                    continue
+                handle = tar.extractfile(member)
+                text = handle.read().strip() if handle is not None else b""
+                found[target[0]].append((member.name, text, target[1]))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise AttentionLabError(
+            f"cannot read the IMDb archive {archive}: {err}. The file is damaged or not a tar "
+            f"archive; download aclImdb_v1.tar.gz again from {ARCHIVE_URL}"
+        ) from err
+    if not found["train"] or not found["test"]:
+        raise AttentionLabError(
+            f"{archive} holds no aclImdb/train/{{pos,neg}} or aclImdb/test/{{pos,neg}} reviews; "
+            f"it is not the IMDb archive (expected aclImdb_v1.tar.gz from {ARCHIVE_URL})"
+        )
+    return {split: _shuffled(items) for split, items in found.items()}
+
+
+def _write_cache(target: Path, splits: dict[str, tuple[list[bytes], np.ndarray]]) -> None:
+    """Write every split to ``target`` atomically (a temporary folder, then os.replace)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        manifest = {"format": _CACHE_FORMAT, "counts": {}}
+        for split, (texts, labels) in splits.items():
+            lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            (tmp / f"{split}.texts.bin").write_bytes(b"".join(texts))
+            np.save(tmp / f"{split}.offsets.npy", offsets)
+            np.save(tmp / f"{split}.labels.npy", labels)
+            manifest["counts"][split] = len(texts)
+        (tmp / "manifest.json").write_text(json.dumps(manifest))
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "manifest.json").exists():  # not another process winning the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_cache(folder: Path, split: str) -> tuple[list[bytes], np.ndarray]:
+    blob = (folder / f"{split}.texts.bin").read_bytes()
+    offsets = np.load(folder / f"{split}.offsets.npy")
+    labels = np.load(folder / f"{split}.labels.npy")
+    starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
+    return [blob[s:e] for s, e in zip(starts, ends, strict=True)], labels
+
+
+def _read_archive(archive: Path, split: str) -> tuple[list[bytes], np.ndarray]:
+    folder = _archive_cache_dir(archive)
+    if not (folder / "manifest.json").exists():
+        _write_cache(folder, _scan_archive(archive))
+    return _read_cache(folder, split)
+
+
+def _read_directory(root: Path, split: str) -> tuple[list[bytes], np.ndarray]:
+    parent = "train" if split == "unsupervised" else split
+    folders = ("unsup",) if split == "unsupervised" else LABEL_NAMES
+    items: list[tuple[str, bytes, int]] = []
+    for folder in folders:
+        directory = root / parent / folder
+        if not directory.is_dir():
+            raise AttentionLabError(
+                f"{directory} is missing: {root} is not a complete aclImdb directory for the "
+                f"{split!r} split; extract aclImdb_v1.tar.gz again or pass the archive itself"
+            )
+        label = _split_and_label(parent, folder)[1]
+        for path in directory.glob("*.txt"):
+            items.append((str(path.relative_to(root)), path.read_bytes().strip(), label))
+    if not items:
+        raise AttentionLabError(f"no reviews (*.txt) under {root / parent} for split {split!r}")
+    return _shuffled(items)
+
+
+def _read_tfds(split: str) -> tuple[list[bytes], np.ndarray]:
+    import tensorflow_datasets as tfds
+
+    texts, labels = [], []
+    for text, label in tfds.as_numpy(tfds.load("imdb_reviews", split=split, as_supervised=True)):
+        texts.append(bytes(text))
+        labels.append(int(label))
+    return texts, np.array(labels, dtype=np.int64)
+
+
+def read_imdb(
+    split: str, data: str | os.PathLike | None = None, source: ImdbSource | None = None
+) -> ImdbSplit:
+    """One split as Python bytes and a numpy label array (fast for Python-side preprocessing).
+
+    ``split`` is ``"train"``, ``"test"`` or ``"unsupervised"``; ``data`` as for
+    :func:`resolve_imdb_source`, or pass an already resolved ``source``.
+    """
+    _check_split(split)
+    source = source or resolve_imdb_source(data)
+    if source.kind == "archive":
+        texts, labels = _read_archive(source.path, split)
+    elif source.kind == "directory":
+        texts, labels = _read_directory(source.path, split)
+    else:
+        texts, labels = _read_tfds(split)
+    return ImdbSplit(split, texts, labels, source)
+
+
+def load_imdb(split: str, data: str | os.PathLike | None = None, download: bool = True):
+    """``tf.data.Dataset`` of ``(text, label)``, like ``tfds.load(..., as_supervised=True)``.
+
+    Element spec: ``(TensorSpec((), tf.string), TensorSpec((), tf.int64))``. ``split`` is
+    ``"train"``, ``"test"`` (25,000 labelled reviews each) or ``"unsupervised"`` (50,000, label
+    -1). ``data``/``download``: see :func:`resolve_imdb_source`. The cardinality is known.
+    """
+    import tensorflow as tf
+
+    _check_split(split)
+    source = resolve_imdb_source(data, download=download)
+    if source.kind == "tfds":
+        import tensorflow_datasets as tfds
+
+        return tfds.load("imdb_reviews", split=split, as_supervised=True)
+    loaded = read_imdb(split, source=source)
+    texts = tf.constant(loaded.texts, dtype=tf.string)
+    return tf.data.Dataset.from_tensor_slices((texts, tf.constant(loaded.labels, tf.int64)))
+
+
+def load_imdb_unsupervised(data: str | os.PathLike | None = None, download: bool = True):
+    """The 50,000 unlabelled reviews (label -1), the split the chapter ignores."""
+    return load_imdb("unsupervised", data=data, download=download)
