@@ -1,0 +1,76 @@
+"""The tutorials execute end to end (fast mode), and their committed notebooks match them.
+
+Each ``tutorials/NN_name.py`` (jupytext ``py:percent``) is converted to a notebook and run
+cell by cell in a fresh Jupyter kernel with ``ATTENTION_LAB_TUTORIAL_MODE=fast``; a cell that
+raises fails the test. The committed ``.ipynb`` twin must hold the same code, have been
+executed without errors, and show its plots.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+jupytext = pytest.importorskip("jupytext")
+nbclient = pytest.importorskip("nbclient")
+
+TUTORIALS_DIR = Path(__file__).resolve().parents[1] / "tutorials"
+TUTORIALS = sorted(TUTORIALS_DIR.glob("[0-9][0-9]_*.py"))
+# Bigger than this, a committed notebook is carrying data rather than a few plots and excerpts.
+MAX_NOTEBOOK_BYTES = 3_000_000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _code_cells(notebook) -> list[str]:
+    return [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _png_outputs(notebook) -> list[bytes]:
+    return [
+        base64.b64decode(output["data"]["image/png"])
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+
+
+def test_there_is_a_tutorial_per_part_of_the_chapter():
+    assert [p.stem[:2] for p in TUTORIALS] == ["01", "02", "03", "04", "05", "06"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_executes_in_fast_mode(source, shared_data, minilm_dir, monkeypatch):
+    monkeypatch.setenv("ATTENTION_LAB_TUTORIAL_MODE", "fast")
+    monkeypatch.setenv("ATTENTION_LAB_SHARED_DATA", str(shared_data))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    notebook = jupytext.read(source)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(TUTORIALS_DIR)}},
+    )
+    client.execute()  # raises CellExecutionError naming the failing cell
+    first_output = notebook.cells[[c.cell_type for c in notebook.cells].index("code")].outputs
+    assert "mode: fast" in "".join(o.get("text", "") for o in first_output)
+    assert _png_outputs(notebook), f"{source.name} drew no plot"
+
+
+@pytest.mark.parametrize("source", TUTORIALS, ids=lambda p: p.stem)
+def test_committed_notebook_is_the_executed_twin(source):
+    twin = source.with_suffix(".ipynb")
+    assert twin.is_file(), f"{twin.name} missing: run `jupytext --to ipynb --execute {source}`"
+    assert twin.stat().st_size < MAX_NOTEBOOK_BYTES
+    notebook = jupytext.read(twin)
+    assert _code_cells(notebook) == _code_cells(jupytext.read(source)), (
+        f"{twin.name} is out of sync with {source.name}: re-execute it"
+    )
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs, f"{twin.name} was never executed"
+    assert not [o for o in outputs if o.output_type == "error"]
+    pngs = _png_outputs(notebook)
+    assert pngs and all(png.startswith(PNG_MAGIC) for png in pngs)
