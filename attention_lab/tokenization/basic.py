@@ -1,0 +1,132 @@
+"""BERT's basic tokenizer: clean, normalise and split text into words before WordPiece.
+
+Chapter section 4 ("Tokenization and normalization with BERT"); Devlin et al. (2019), the
+``BasicTokenizer`` of Google's ``tokenization.py``. In the order the reference applies them:
+
+1. **Clean**: drop NUL, U+FFFD and control/format/private-use characters (tab, LF and CR count
+   as whitespace instead).
+2. **CJK**: every CJK ideograph becomes a word of its own (Chinese has no spaces).
+3. **Strip accents** (uncased, or when asked): canonical decomposition (NFD), then drop the
+   non-spacing marks, so ``Café`` becomes ``Cafe``.
+4. **Lower-case** (uncased), character by character.
+5. **Split** on whitespace, and isolate every punctuation character, ASCII symbols such as
+   ``$``, ``+``, ``<`` and ``^`` included: ``don't`` → ``don``, ``'``, ``t``.
+
+The character classes come from :mod:`attention_lab.tokenization._unicode_tables` so that the
+result equals the reference's on every code point whatever Python's Unicode version is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from attention_lab.tokenization import _unicode_tables as tables
+
+
+def _char_class(ranges, bmp: bool) -> str:
+    """The inside of a regular-expression ``[...]`` class matching ``ranges``.
+
+    With ``bmp`` the ranges are cut to the Basic Multilingual Plane: ``re`` then tests a
+    character with one bitmap look-up instead of comparing it with every range in turn.
+    """
+    limit = 0xFFFF if bmp else 0x10FFFF
+    return "".join(
+        f"\\U{start:08X}-\\U{min(end, limit):08X}" for start, end in ranges if start <= limit
+    )
+
+
+def _patterns(template) -> tuple[re.Pattern, re.Pattern]:
+    """``template(bmp)`` compiled for text within the BMP (index 0) and for any text (1)."""
+    return re.compile(template(True)), re.compile(template(False))
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _astral(text: str) -> int:
+    """1 if ``text`` has a character beyond U+FFFF (emoji, rare CJK), else 0."""
+    return 0 if _ASTRAL.search(text) is None else 1
+
+
+_CONTROL = _patterns(lambda bmp: f"[{_char_class(tables.CONTROL, bmp)}]+")
+_MARK = _patterns(lambda bmp: f"[{_char_class(tables.NONSPACING_MARK, bmp)}]+")
+_ASCII_CONTROL = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]+")
+# In cleaned ASCII text every character is a letter, a digit, whitespace or punctuation.
+_ASCII_WORDS = re.compile("[A-Za-z0-9]+|[^A-Za-z0-9\\t\\n\\r ]")
+_LOWER_ADDED = {
+    code: code + offset
+    for start, end, offset in tables.LOWERCASE_ADDED
+    for code in range(start, end + 1)
+}
+_LOWER_ADDED_RE = _patterns(
+    lambda bmp: f"[{''.join(chr(c) for c in _LOWER_ADDED if c <= 0xFFFF or not bmp)}]"
+)
+
+
+def strip_accents(text: str) -> str:
+    """NFD, then drop the non-spacing marks: ``"Crème brûlée"`` → ``"Creme brulee"``."""
+    kept = tables.NFD_KEPT
+    if kept in text:
+        text = kept.join(unicodedata.normalize("NFD", part) for part in text.split(kept))
+    else:
+        text = unicodedata.normalize("NFD", text)
+    return _MARK[_astral(text)].sub("", text)
+
+
+def lower(text: str) -> str:
+    """Lower-case each character on its own (no final-sigma rule, unlike ``str.lower``)."""
+    text = "".join([c.lower() for c in text]) if "Σ" in text else text.lower()
+    if _LOWER_ADDED_RE[_astral(text)].search(text):
+        text = text.translate(_LOWER_ADDED)
+    return text
+
+
+class BasicTokenizer:
+    """Text → words, as BERT's normaliser and pre-tokenizer produce them.
+
+    ``lowercase`` is ``do_lower_case``; ``strip_accents=None`` strips accents exactly when
+    lower-casing (the reference's default); ``tokenize_chinese_chars`` isolates CJK ideographs.
+    """
+
+    def __init__(
+        self,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        tokenize_chinese_chars: bool = True,
+    ):
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+
+        def words(bmp: bool) -> str:
+            # One punctuation (or CJK) character, or a run of anything else but whitespace.
+            alone = _char_class(tables.PUNCTUATION, bmp)
+            if tokenize_chinese_chars:
+                alone += _char_class(tables.CJK, bmp)
+            return f"[{alone}]|[^{alone}{_char_class(tables.WHITESPACE, bmp)}]+"
+
+        self._words = _patterns(words)
+
+    def normalize(self, text: str) -> str:
+        """Steps 1, 3 and 4: cleaned, accent-stripped and lower-cased text."""
+        if text.isascii():
+            if not text.isprintable():
+                text = _ASCII_CONTROL.sub("", text)
+            return text.lower() if self.lowercase else text
+        control = _CONTROL[_astral(text)]
+        if control.search(text):
+            text = control.sub("", text)
+        if self.strip_accents:
+            text = strip_accents(text)
+        if self.lowercase:
+            text = lower(text)
+        return text
+
+    def tokenize(self, text: str) -> list[str]:
+        """The words of ``text``: ``"Don't!"`` → ``["don", "'", "t", "!"]`` (uncased)."""
+        text = self.normalize(text)
+        if text.isascii():
+            # Most of IMDb: a simpler pattern that finds the same words faster.
+            return _ASCII_WORDS.findall(text)
+        return self._words[_astral(text)].findall(text)

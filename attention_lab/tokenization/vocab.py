@@ -1,0 +1,102 @@
+"""Reading a WordPiece vocabulary (``vocab.txt``) and the tokenizer settings beside it.
+
+``vocab.txt`` holds one token per line; a token's id is its line number, counting from 0. A
+Hugging Face model directory also has ``tokenizer_config.json`` (``do_lower_case``,
+``strip_accents``, ``tokenize_chinese_chars``) and sometimes ``tokenizer.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from attention_lab.errors import AttentionLabError
+
+VOCAB_FILE = "vocab.txt"
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+
+
+@dataclass(frozen=True)
+class TokenizerFiles:
+    """Where a tokenizer was found and the settings its directory records (``None``: unset)."""
+
+    vocab_file: Path
+    do_lower_case: bool | None = None
+    strip_accents: bool | None = None
+    tokenize_chinese_chars: bool | None = None
+
+
+def load_vocab(path: str | os.PathLike) -> list[str]:
+    """The tokens of ``vocab.txt`` in id order; refuses files BERT could not use."""
+    path = Path(path)
+    if not path.is_file():
+        raise AttentionLabError(
+            f"vocabulary file {path} not found; pass a vocab.txt or a model directory holding one"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise AttentionLabError(
+            f"{path} is not valid UTF-8 (byte {err.start}); a vocab.txt is UTF-8 text"
+        ) from None
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    missing = [t for t in REQUIRED_TOKENS if t not in set(tokens)]
+    if missing:
+        raise AttentionLabError(
+            f"{path} lacks the special token(s) {', '.join(missing)}; BERT's encoding needs "
+            f"{', '.join(REQUIRED_TOKENS)} each on a line of its own"
+        )
+    return tokens
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AttentionLabError(f"{path} is not valid JSON ({err}); fix or delete it") from None
+    if not isinstance(data, dict):
+        raise AttentionLabError(f"{path} should hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _optional_bool(data: dict, key: str, source: Path) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise AttentionLabError(f"{source}: {key} should be true, false or null, not {value!r}")
+    return value
+
+
+def find_tokenizer_files(path: str | os.PathLike) -> TokenizerFiles:
+    """``vocab.txt`` and settings from a model directory, or from a vocabulary file itself."""
+    path = Path(path)
+    if path.is_dir():
+        vocab_file = path / VOCAB_FILE
+        if not vocab_file.is_file():
+            raise AttentionLabError(
+                f"{path} has no {VOCAB_FILE}; pass a WordPiece model directory or a vocab file"
+            )
+    elif path.is_file():
+        vocab_file = path
+    else:
+        raise AttentionLabError(f"vocabulary {path} not found; pass a vocab.txt or its directory")
+    settings = {}
+    config = vocab_file.parent / "tokenizer_config.json"
+    fast = vocab_file.parent / "tokenizer.json"
+    if config.is_file():
+        data = _json(config)
+        for key in ("do_lower_case", "strip_accents", "tokenize_chinese_chars"):
+            settings[key] = _optional_bool(data, key, config)
+    elif fast.is_file():
+        normalizer = _json(fast).get("normalizer") or {}
+        if normalizer.get("type") == "BertNormalizer":
+            settings["do_lower_case"] = _optional_bool(normalizer, "lowercase", fast)
+            settings["strip_accents"] = _optional_bool(normalizer, "strip_accents", fast)
+            settings["tokenize_chinese_chars"] = _optional_bool(
+                normalizer, "handle_chinese_chars", fast
+            )
+    return TokenizerFiles(vocab_file, **settings)
