@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imdb_helpers import imdb_cache_dir, imdb_splits
+from glove_imdb_data import imdb_cache_dir, imdb_splits
 
 from attention_lab.cli.main import main as cli_main
 from attention_lab.data import imdb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from imdb_helpers import imdb_splits
+from glove_imdb_data import imdb_splits, train_vocabulary
 
 from attention_lab.data.text_encoder import (
     TokenEncoder,
@@ -28,8 +28,8 @@ def tfds_text():
 
 
 @pytest.mark.slow
-def test_chapter_vocabulary_on_full_train_split(reviews):
-    vocabulary, max_tokens = build_vocabulary(reviews[0].texts)
+def test_chapter_vocabulary_on_full_train_split(imdb_archive):
+    vocabulary, max_tokens = train_vocabulary(imdb_archive)
     # What the chapter prints: vocab_size 93931 and the longest review, 2525 tokens.
     assert TokenEncoder(vocabulary, lowercase=True).vocab_size == 93931
     assert max_tokens == 2525

@@ -52,7 +52,11 @@ def register(subparsers) -> None:
     )
     train.add_argument("--encoder-mode", choices=("faithful", "clean"), default="faithful")
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="Adam's learning rate (Keras default)"
+    )
     train.add_argument("--out", default="runs/glove-bilstm", help="output folder")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     train.set_defaults(func=run_train)
 
@@ -111,6 +115,8 @@ def run_train(args) -> int:
         encoder_mode=args.encoder_mode,
         limit=args.limit,
         seed=args.seed,
+        learning_rate=args.learning_rate,
+        resume=args.resume,
         verbose=_verbosity(),
     )
     if args.json:

@@ -129,8 +129,11 @@ def load_glove(path: str | Path, dim: int | None = None) -> GloveVectors:
 def _parse_floats(rests: list[bytes], dim: int) -> np.ndarray | None:
     """All numbers of ``rests`` as a ``(len(rests), dim)`` float32 array; None if any is bad."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        flat = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
+        warnings.simplefilter("ignore", DeprecationWarning)  # older numpy warns, newer raises
+        try:
+            flat = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
+        except ValueError:
+            return None
     if flat.size != len(rests) * dim:
         return None
     return flat.reshape(len(rests), dim)

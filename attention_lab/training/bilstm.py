@@ -142,11 +142,16 @@ def train_bilstm(
     encoder_mode: str = "faithful",
     limit: int | None = None,
     seed: int = 42,
+    learning_rate: float = 1e-3,
+    resume: bool = False,
     verbose: int = 2,
 ) -> dict:
     """Train one mode for ``epochs`` epochs, evaluate on the test split, write ``out_dir``.
 
-    Returns the metrics dictionary written to ``metrics.json``.
+    ``resume=True`` continues an interrupted run in ``out_dir`` from its last saved epoch
+    (model and optimizer state from ``model.keras``), with the same settings. The shuffle order
+    and dropout masks after the restart differ from an uninterrupted run's (they are seeded by
+    ``seed`` plus the epoch it restarts at). Returns the dictionary written to ``metrics.json``.
     """
     import keras
 
@@ -173,8 +178,8 @@ def train_bilstm(
     keras.utils.set_random_seed(seed)
     matrix = prepared.embedding.matrix if prepared.embedding is not None else None
     model = build_bilstm_classifier(encoder.vocab_size, mode, matrix, max_len=max_len)
-    compile_bilstm(model)
-    metrics = {
+    compile_bilstm(model, learning_rate)
+    settings = {
         "mode": mode,
         "epochs": epochs,
         "truncate": truncate,
@@ -182,6 +187,7 @@ def train_bilstm(
         "max_len": max_len,
         "limit": limit,
         "seed": seed,
+        "learning_rate": learning_rate,
         "train_reviews": len(prepared.y_train),
         "test_reviews": len(prepared.y_test),
         "vocab_size": encoder.vocab_size,
@@ -190,10 +196,15 @@ def train_bilstm(
         "unknown_tokens": prepared.embedding.unknown_tokens if prepared.embedding else None,
         "total_params": int(model.count_params()),
         "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
-        "prepare_seconds": round(time.perf_counter() - started, 1),
-        "history": [],
-        "test": None,
     }
+    metrics = {**settings, "prepare_seconds": round(time.perf_counter() - started, 1)}
+    metrics.update(history=[], test=None)
+    if resume:
+        model, metrics = _resume(out, settings, metrics)
+    initial_epoch = len(metrics["history"])
+    if initial_epoch >= epochs:
+        raise AttentionLabError(f"{out} already holds {initial_epoch} epochs; raise --epochs")
+    keras.utils.set_random_seed(seed + initial_epoch)
 
     def write_metrics() -> None:
         _atomic_write(out / "metrics.json", json.dumps(metrics, indent=2).encode())
@@ -210,8 +221,9 @@ def train_bilstm(
             write_metrics()
 
     model.fit(
-        _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed),
+        _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed + initial_epoch),
         epochs=epochs,
+        initial_epoch=initial_epoch,
         callbacks=[EpochRecorder()],
         verbose=verbose,
     )
@@ -222,6 +234,24 @@ def train_bilstm(
     write_metrics()
     _plot_curves(metrics["history"], metrics["test"], out / "curves.png")
     return metrics
+
+
+def _resume(out: Path, settings: dict, fresh: dict):
+    """The saved model and metrics of an interrupted run whose settings match ``settings``."""
+    import keras
+
+    if not (out / "model.keras").exists() or not (out / "metrics.json").exists():
+        raise AttentionLabError(f"nothing to resume in {out}: no model.keras and metrics.json")
+    saved = json.loads((out / "metrics.json").read_text())
+    changed = [key for key in settings if key != "epochs" and saved.get(key) != settings[key]]
+    if changed:
+        raise AttentionLabError(
+            f"cannot resume {out}: settings differ ({', '.join(changed)}); use a new --out"
+        )
+    saved.update(epochs=settings["epochs"], test=None)
+    saved.setdefault("resumed_at", []).append(len(saved["history"]))
+    saved["prepare_seconds"] = fresh["prepare_seconds"]
+    return keras.models.load_model(out / "model.keras"), saved
 
 
 def evaluate_bilstm(model_dir, data=None, limit: int | None = None, verbose: int = 2) -> dict:
