@@ -21,6 +21,8 @@ COMMANDS = [
     "demo",
     "imdb",
     "glove",
+    "tokenize",
+    "train_tokenizer",
 ]
 
 

@@ -1,0 +1,77 @@
+"""``attention-lab train-tokenizer``: learn a WordPiece or BPE vocabulary from IMDb or a text file.
+
+The output folder (``vocab.txt`` + ``tokenizer_config.json``) loads with
+``BertTokenizer.from_pretrained`` and with transformers' ``BertTokenizerFast.from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from attention_lab.errors import AttentionLabError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train-tokenizer",
+        help="train a WordPiece or BPE vocabulary (chapter section 3)",
+        description="Start from characters and merge pieces until --vocab-size tokens: WordPiece "
+        "merges the pair with the best count(ab) / (count(a) count(b)), BPE the most frequent.",
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="aclImdb_v1.tar.gz (its train split) or a UTF-8 text file (one text per line)",
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--vocab-size", type=int, default=30000)
+    parser.add_argument("--algorithm", choices=("wordpiece", "bpe"), default="wordpiece")
+    parser.add_argument("--cased", action="store_true", help="keep case and accents")
+    parser.add_argument("--limit", type=int, help="only the first N texts")
+    parser.add_argument("--min-frequency", type=int, default=2, help="rarest pair to merge")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.set_defaults(func=run)
+
+
+def _texts(data: Path, limit: int | None) -> list[str]:
+    from attention_lab.tokenization.reference import imdb_reviews
+
+    if data.name.endswith((".tar.gz", ".tgz")):
+        return imdb_reviews(data, "train", limit)
+    if not data.is_file():
+        raise AttentionLabError(f"{data} not found; pass aclImdb_v1.tar.gz or a text file")
+    try:
+        lines = data.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise AttentionLabError(f"{data} is not UTF-8 text (byte {err.start})") from None
+    return lines[:limit]
+
+
+def run(args) -> int:
+    from attention_lab.tokenization.trainer import train_vocabulary
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise AttentionLabError(f"{out} already exists; pass --overwrite to replace it")
+    started = time.perf_counter()
+    texts = _texts(Path(args.data), args.limit)
+    print(f"{len(texts)} texts read in {time.perf_counter() - started:.0f} s", flush=True)
+
+    def progress(size: int, target: int) -> None:
+        print(f"  {size:>6} / {target} tokens  {time.perf_counter() - started:6.0f} s", flush=True)
+
+    vocabulary = train_vocabulary(
+        texts,
+        args.vocab_size,
+        args.algorithm,
+        do_lower_case=not args.cased,
+        min_frequency=args.min_frequency,
+        progress=progress,
+    )
+    vocabulary.save(out, overwrite=args.overwrite)
+    print(
+        f"{args.algorithm}: {len(vocabulary.tokens)} tokens ({len(vocabulary.merges)} merges) "
+        f"in {time.perf_counter() - started:.0f} s → {out / 'vocab.txt'}"
+    )
+    return 0
