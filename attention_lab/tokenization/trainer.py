@@ -81,7 +81,7 @@ class _Merger:
         for index, (word, freq) in enumerate(zip(self.words, self.freqs, strict=True)):
             for unit in word:
                 self.unit_counts[unit] += freq
-            for pair in zip(word, word[1:]):
+            for pair in zip(word, word[1:], strict=False):
                 self._add_pair(pair, freq, index)
         self.heap = []
         for pair in self.pair_counts:
@@ -145,8 +145,8 @@ class _Merger:
             self.unit_counts[b] -= times * freq
             self.unit_counts[new] += times * freq
             # Only the pairs around each merge change: count what the word lost and gained.
-            lost = Counter(zip(word, word[1:]))
-            lost.subtract(zip(merged, merged[1:]))
+            lost = Counter(zip(word, word[1:], strict=False))
+            lost.subtract(zip(merged, merged[1:], strict=False))
             for other, times_lost in lost.items():
                 if times_lost:
                     self.pair_counts[other] -= times_lost * freq
