@@ -5,13 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-
-def _add_data(parser) -> None:
-    parser.add_argument(
-        "--data",
-        help="aclImdb_v1.tar.gz or an extracted aclImdb/ folder (default: $ATTENTION_LAB_IMDB, "
-        "then tensorflow-datasets)",
-    )
+from attention_lab.cli.imdb import add_data_argument
 
 
 def register(subparsers) -> None:
@@ -26,7 +20,7 @@ def register(subparsers) -> None:
     stats = actions.add_parser("stats", help="embedding shape and GloVe coverage of the vocabulary")
     stats.add_argument("--glove", required=True, help="glove.6B.<dim>d.txt[.gz] or glove.6B.zip")
     stats.add_argument("--dim", type=int, help="vector dimension (needed for glove.6B.zip)")
-    _add_data(stats)
+    add_data_argument(stats)
     stats.add_argument(
         "--encoder-mode",
         choices=("faithful", "clean"),
@@ -40,7 +34,7 @@ def register(subparsers) -> None:
     train.add_argument("--mode", choices=("frozen", "finetune", "scratch"), required=True)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--glove", help="GloVe file (required unless --mode scratch)")
-    _add_data(train)
+    add_data_argument(train)
     train.add_argument("--limit", type=int, help="use only the first N train and N test reviews")
     train.add_argument("--max-len", type=int, default=150, help="tokens per review (150)")
     train.add_argument(
@@ -62,7 +56,7 @@ def register(subparsers) -> None:
 
     evaluate = actions.add_parser("evaluate", help="evaluate a trained model on the test split")
     evaluate.add_argument("model", help="folder written by `attention-lab glove train --out`")
-    _add_data(evaluate)
+    add_data_argument(evaluate)
     evaluate.add_argument("--limit", type=int, help="use only the first N test reviews")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=run_evaluate)

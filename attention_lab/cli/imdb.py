@@ -5,6 +5,15 @@ from __future__ import annotations
 import json
 
 
+def add_data_argument(parser) -> None:
+    """``--data PATH``: where the IMDb reviews are (shared with ``attention-lab glove``)."""
+    parser.add_argument(
+        "--data",
+        help="aclImdb_v1.tar.gz or an extracted aclImdb/ folder (default: $ATTENTION_LAB_IMDB, "
+        "then tensorflow-datasets)",
+    )
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "imdb",
@@ -16,11 +25,7 @@ def register(subparsers) -> None:
     stats = actions.add_parser(
         "stats", help="vocab_size and max_tokens of the chapter's encoder, counts per split/label"
     )
-    stats.add_argument(
-        "--data",
-        help="aclImdb_v1.tar.gz or an extracted aclImdb/ folder (default: $ATTENTION_LAB_IMDB, "
-        "then tensorflow-datasets)",
-    )
+    add_data_argument(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=run_stats)
 
