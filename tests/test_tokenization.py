@@ -98,7 +98,7 @@ def test_encode_batch_arrays(tok):
     assert batch["input_ids"][0, 1:5].tolist() == tok.encode("c d e f")["input_ids"][1:5]
     fixed = tok.encode_batch(["a"], max_length=8, padding="max_length")
     assert fixed["input_ids"].shape == (1, 8)
-    pairs = tok.encode_batch(["a", "b c"], ["d", ""], padding="longest")
+    pairs = tok.encode_batch(["a", "b c"], text_pairs=["d", ""])
     assert pairs["token_type_ids"].tolist() == [[0, 0, 0, 1, 1], [0, 0, 0, 0, 1]]
 
 
@@ -144,6 +144,8 @@ def test_bad_vocabularies_are_refused(tmp_path):
     (tmp_path / "vocab.txt").write_bytes(b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n\xff\xfe\n")
     with pytest.raises(AttentionLabError, match="not valid UTF-8"):
         BertTokenizer.from_pretrained(tmp_path)
+    with pytest.raises(AttentionLabError, match=r"lacks the special token\(s\) \[SEP\]"):
+        BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "word"])
 
 
 def test_bad_inputs_are_refused(tok):

@@ -28,7 +28,12 @@ import numpy as np
 
 from attention_lab.errors import AttentionLabError
 from attention_lab.tokenization.basic import BasicTokenizer
-from attention_lab.tokenization.vocab import SPECIAL_TOKENS, find_tokenizer_files, load_vocab
+from attention_lab.tokenization.vocab import (
+    SPECIAL_TOKENS,
+    check_special_tokens,
+    find_tokenizer_files,
+    load_vocab,
+)
 from attention_lab.tokenization.wordpiece import WordPiece
 
 PAIR_STRATEGIES = ("longest_first", "only_first", "only_second")
@@ -106,11 +111,6 @@ def truncate_single(ids: list[int], room: int, strategy: str, head_tokens: int |
         return ids[len(ids) - room :] if room else []
     if strategy == "head+tail":
         head = room // 4 if head_tokens is None else head_tokens
-        if not 0 <= head <= room:
-            raise AttentionLabError(
-                f"head_tokens={head} does not fit the {room} tokens max_length leaves for text; "
-                f"choose 0 … {room}"
-            )
         return ids[:head] + ids[len(ids) - (room - head) :]
     return ids[:room]
 
@@ -123,10 +123,11 @@ def truncate_pair(a: list[int], b: list[int], room: int, strategy: str):
     if room == 0:  # only the special tokens fit, whatever the strategy
         return [], []
     if strategy == "longest_first":
-        # Trim the longer text alone while it is still the longer one, then both in turn.
-        short, long_ = sorted((len(a), len(b)))
-        keep_short, keep_long = short, max(short, room - short)
-        if short > room or short + keep_long > room:
+        # The shorter text stays whole if it fills at most half the room; otherwise each text
+        # keeps half (the longer one the odd token; the first counts as shorter on a tie).
+        short = min(len(a), len(b))
+        keep_short, keep_long = short, room - short
+        if short > room - short:
             keep_short = room // 2
             keep_long = keep_short + room % 2
         keep_a, keep_b = (keep_short, keep_long) if len(a) <= len(b) else (keep_long, keep_short)
@@ -161,7 +162,7 @@ class BertTokenizer:
         max_input_chars_per_word: int = 100,
         clean_up_tokenization_spaces: bool = True,
     ):
-        self.ids_to_tokens = list(tokens)
+        self.ids_to_tokens = check_special_tokens(list(tokens), "the vocabulary")
         self.vocab = {token: index for index, token in enumerate(self.ids_to_tokens)}
         self.do_lower_case = do_lower_case
         self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
@@ -307,16 +308,24 @@ class BertTokenizer:
         ids = [self.cls_token_id, *a, self.sep_token_id, *b, self.sep_token_id]
         return ids, [0] * (len(a) + 2) + [1] * (len(b) + 1)
 
-    def _options(self, text_pair, max_length, truncation, padding, head_tokens):
-        pair = text_pair is not None
+    def _options(self, pair: bool, max_length, truncation, padding, head_tokens):
         strategy = _strategy(truncation, pair)
         padding = _padding(padding)
         if max_length is not None:
             self._room(max_length, pair)
         elif padding == "max_length":
             raise AttentionLabError("padding='max_length' needs max_length; pass max_length=N")
-        if head_tokens is not None and strategy != "head+tail":
-            raise AttentionLabError("head_tokens only applies to truncation='head+tail'")
+        if head_tokens is not None:
+            if strategy != "head+tail" or max_length is None:
+                raise AttentionLabError(
+                    "head_tokens only applies to truncation='head+tail' with a max_length"
+                )
+            room = self._room(max_length, pair)
+            if not 0 <= head_tokens <= room:
+                raise AttentionLabError(
+                    f"head_tokens={head_tokens} does not fit the {room} tokens max_length="
+                    f"{max_length} leaves for text; choose 0 … {room}"
+                )
         return strategy, padding
 
     def encode(
@@ -337,7 +346,9 @@ class BertTokenizer:
         """
         if text_pair == "":  # as encode_plus: an empty second text means no pair
             text_pair = None
-        strategy, padding = self._options(text_pair, max_length, truncation, padding, head_tokens)
+        strategy, padding = self._options(
+            text_pair is not None, max_length, truncation, padding, head_tokens
+        )
         ids, types = self._encode_ids(text, text_pair, max_length, strategy, head_tokens)
         mask = [1] * len(ids)
         if padding == "max_length" and len(ids) < max_length:
@@ -350,13 +361,16 @@ class BertTokenizer:
     def encode_batch(
         self,
         texts: Sequence[str],
-        text_pairs: Sequence[str] | None = None,
         max_length: int | None = None,
         truncation: bool | str = True,
         padding: bool | str = "longest",
         head_tokens: int | None = None,
+        text_pairs: Sequence[str] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Int32 arrays ``(batch, length)``, padded to the longest row or to ``max_length``."""
+        """Int32 arrays ``(batch, length)``, padded to the longest row or to ``max_length``.
+
+        Each row is what :meth:`encode` gives (``text_pairs``: one second text per text).
+        """
         if isinstance(texts, str | bytes) or texts is None:
             raise AttentionLabError("encode_batch takes a list of texts; use encode for one text")
         texts = list(texts)
@@ -366,7 +380,7 @@ class BertTokenizer:
             )
         pairs = [None] * len(texts) if text_pairs is None else list(text_pairs)
         strategy, padding = self._options(
-            None if text_pairs is None else "", max_length, truncation, padding, head_tokens
+            text_pairs is not None, max_length, truncation, padding, head_tokens
         )
         rows = [
             self._encode_ids(t, p, max_length, strategy, head_tokens)

@@ -45,10 +45,16 @@ def load_vocab(path: str | os.PathLike) -> list[str]:
     tokens = text.split("\n")
     if tokens and tokens[-1] == "":
         tokens.pop()
-    missing = [t for t in REQUIRED_TOKENS if t not in set(tokens)]
+    return check_special_tokens(tokens, str(path))
+
+
+def check_special_tokens(tokens: list[str], source: str) -> list[str]:
+    """``tokens`` if they include every special token BERT's encoding needs, else an error."""
+    present = set(tokens)
+    missing = [t for t in REQUIRED_TOKENS if t not in present]
     if missing:
         raise AttentionLabError(
-            f"{path} lacks the special token(s) {', '.join(missing)}; BERT's encoding needs "
+            f"{source} lacks the special token(s) {', '.join(missing)}; BERT's encoding needs "
             f"{', '.join(REQUIRED_TOKENS)} each on a line of its own"
         )
     return tokens
