@@ -4,14 +4,18 @@ Two knobs decide the speed of the same model: the Keras dtype policy (``"float32
 ``"mixed_bfloat16"``: bfloat16 matmuls, float32 variables, softmax and LayerNorm statistics)
 and whether ``tf.function`` compiles with XLA (``jit_compile=True``).
 
-Measured on this project's CPU (AMD EPYC with AVX-512 BF16, no AMX; docs/benchmarks.md):
+On this project's CPU (AMD EPYC, AVX-512 with BF16 dot products, no AMX), measured side by
+side in ``docs/benchmarks.md`` (``python -m benchmarks``):
 
-* float32: XLA is the fastest path (it fuses the elementwise work between the matmuls).
-* bfloat16: TensorFlow's oneDNN kernels (no XLA) run bfloat16 matmuls with the CPU's
-  bfloat16 dot-product instructions; XLA's CPU backend does not, so without XLA is faster.
+* float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
+  (1e-4 on hidden states, 1e-5 on attention), eager and with XLA.
+* bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
+  use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
+  matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine
+  similarity above 0.999 on real weights, tests/test_benchmarks.py), not within float32 parity.
 
-On a GPU, XLA with mixed bfloat16 is the usual best choice (tensor cores, fused kernels);
-it could not be measured here (no GPU was lent to this task).
+On a GPU the default is mixed bfloat16 with XLA (tensor cores, fused kernels); no GPU was
+available to measure it for this project.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ class ExecutionPlan:
 
     dtype_policy: str
     jit_compile: bool
+
+    def compile(self, fn):
+        """``fn`` wrapped in ``tf.function`` with this plan's ``jit_compile``."""
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=self.jit_compile)
 
 
 def cpu_plan(mixed_precision: bool = False) -> ExecutionPlan:

