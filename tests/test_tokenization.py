@@ -163,7 +163,8 @@ def test_bad_inputs_are_refused(tok):
     with pytest.raises(AttentionLabError, match="unknown truncation"):
         tok.encode("a", "b", max_length=5, truncation="last")
     with pytest.raises(AttentionLabError, match="needs a text_pair"):
-        tok.encode("a", max_length=5, truncation="only_second")
+        tok.encode("a b c d", max_length=5, truncation="only_second")
+    assert tok.encode("a b", max_length=5, truncation="only_second")["input_ids"][1:-1] == [16, 19]
     with pytest.raises(AttentionLabError, match="head_tokens=9"):
         tok.encode("a b c d e f g", max_length=6, truncation="head+tail", head_tokens=9)
     with pytest.raises(AttentionLabError, match="needs max_length"):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from attention_lab.errors import AttentionLabError
 from attention_lab.tokenization import BertTokenizer
 from attention_lab.tokenization.reference import (
     FEATURES,
@@ -127,13 +128,44 @@ _TEXT = st.lists(_PIECES, max_size=8).map("".join)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_TEXT, pair=st.one_of(st.none(), _TEXT), max_length=st.sampled_from([None, 8, 33]))
-def test_random_unicode_encodes_identically(pair_of_tokenizers, text, pair, max_length):
+@given(
+    text=_TEXT,
+    pair=st.one_of(st.none(), _TEXT),
+    max_length=st.sampled_from([None, 8, 33]),
+    strategy=st.sampled_from(["longest_first", "only_first", "only_second"]),
+)
+def test_random_unicode_encodes_identically(pair_of_tokenizers, text, pair, max_length, strategy):
     ours, reference = pair_of_tokenizers
-    want = reference(text, pair, max_length=max_length, truncation=max_length is not None)
-    got = ours.encode(text, pair, max_length=max_length)
+    truncation = strategy if max_length is not None else False
+    try:
+        want = reference(text, pair, max_length=max_length, truncation=truncation)
+    except Exception:  # only_first / only_second on a text too short to cut enough
+        with pytest.raises(AttentionLabError, match="cannot fit max_length|needs a text_pair"):
+            ours.encode(text, pair, max_length=max_length, truncation=truncation)
+        return
+    got = ours.encode(text, pair, max_length=max_length, truncation=truncation)
     assert got == {k: want[k] for k in FEATURES}
     assert ours.tokenize(text) == reference.tokenize(text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["longest_first", "only_first", "only_second"])
+def test_real_review_pairs_truncate_identically(pair_of_tokenizers, review_sample, strategy):
+    """200 pairs of consecutive reviews at max_length 128, as (sentence A, sentence B)."""
+    ours, reference = pair_of_tokenizers
+    refused = 0
+    for a, b in zip(review_sample[:200], review_sample[1:201], strict=True):
+        try:
+            want = reference(a, b, max_length=128, truncation=strategy)
+        except Exception:
+            refused += 1
+            with pytest.raises(AttentionLabError, match="cannot fit max_length"):
+                ours.encode(a, b, max_length=128, truncation=strategy)
+            continue
+        assert ours.encode(a, b, max_length=128, truncation=strategy) == {
+            k: want[k] for k in FEATURES
+        }
+    assert refused < 200
 
 
 @settings(max_examples=150, deadline=None)

@@ -86,8 +86,6 @@ def _strategy(truncation, pair: bool) -> str | None:
             f"unknown truncation {truncation!r}{' for a pair of texts' if pair else ''}; choose "
             f"one of {', '.join(allowed)} (or True / False)"
         )
-    if truncation == "only_second" and not pair:
-        raise AttentionLabError("truncation 'only_second' needs a text_pair; use 'only_first'")
     return "longest_first" if truncation == "first" else truncation
 
 
@@ -107,6 +105,10 @@ def truncate_single(ids: list[int], room: int, strategy: str, head_tokens: int |
     """At most ``room`` of ``ids``: the head, the tail, or ``head_tokens`` + the tail."""
     if len(ids) <= room:
         return ids
+    if strategy == "only_second" and room:  # as the reference: refused only when it must cut
+        raise AttentionLabError(
+            "truncation 'only_second' needs a text_pair to cut; use 'only_first' or 'first'"
+        )
     if strategy == "last":
         return ids[len(ids) - room :] if room else []
     if strategy == "head+tail":
