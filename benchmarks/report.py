@@ -82,6 +82,34 @@ def write_all(results: dict, out: Path) -> list[Path]:
     return [json_path, md_path, png_path]
 
 
+def merge_runs(runs: list[dict]) -> dict:
+    """The first run with the measurements and sections of the later ones added.
+
+    Each added run is listed under ``other_runs`` with its own command, date, load and matmul
+    ceiling (its rows' ceiling fractions are relative to that ceiling).
+    """
+    merged = json.loads(json.dumps(runs[0]))
+    merged.setdefault("other_runs", [])
+    for other in runs[1:]:
+        merged["measurements"].update(other["measurements"])
+        for section in ("bilstm", "tokenizer", "bf16_numerics"):
+            if section in other:
+                merged[section] = other[section]
+        merged["complete"] = merged["complete"] and other["complete"]
+        merged["other_runs"].append(
+            {
+                "command": other["command"],
+                "date": other["date"],
+                "stages": other.get("stages"),
+                "measurements": list(other["measurements"]),
+                "load_average_start": other["machine"]["load_average_start"],
+                "load_average_end": other["machine"].get("load_average_end"),
+                "ceiling_gflops": other["ceiling"]["gflops"],
+            }
+        )
+    return merged
+
+
 def kept_sections(text: str) -> str:
     """The sections other modules own, copied verbatim from the previous file."""
     kept, keep = [], False
@@ -171,6 +199,15 @@ def markdown(results: dict, kept: str = "") -> str:
         "inter-op 1).",
         f"- Load average (1, 5, 15 min) at start {machine['load_average_start']}, at end "
         f"{machine.get('load_average_end', '(run not finished)')}.",
+        *(
+            f"- Also, in a second process started at the same time: `{other['command']}` "
+            f"({other['date']}; load average at start {other['load_average_start']}, at end "
+            f"{other['load_average_end']}; its own matmul ceiling: "
+            f"{_fmt(other['ceiling_gflops']['float32'])} GFLOP/s float32, "
+            f"{_fmt(other['ceiling_gflops']['bfloat16'])} bfloat16) measured: "
+            f"{', '.join(other['measurements'])}."
+            for other in results.get("other_runs", [])
+        ),
         "- Each contender: one warm-up call (tracing, XLA compilation), then timed rounds in "
         "which every contender runs once, in rotating order. Figures are the median; the "
         "spread is the interquartile range of the rounds.",
@@ -280,6 +317,8 @@ def paths_section(results: dict) -> list[str]:
         f"{_ratio(results, k, 'ours bf16', 'ours bf16 XLA'):.2f}× at {k}" for k in forward
     )
     fp32, bf16, gpu = cpu_plan(), cpu_plan(mixed_precision=True), gpu_plan()
+    if not forward:
+        xla_vs_function = bf16_vs_xla = "not measured"
     return [
         "## Which path the library picks (`attention_lab.runtime`)",
         "",

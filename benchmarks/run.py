@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import shlex
 import sys
@@ -50,6 +51,9 @@ PRECISION = {
 }
 
 
+STAGES = ("forward", "train", "numerics", "bilstm", "tokenizer")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few iterations")
@@ -60,11 +64,29 @@ def parse_args(argv):
         default=os.cpu_count(),
         help="compute threads for every framework (default: all logical CPUs)",
     )
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all; the matmul "
+        "ceiling is always measured)",
+    )
     parser.add_argument("--repeats", type=int, help="timed rounds (default 5, quick 2)")
+    parser.add_argument(
+        "--render",
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: write the outputs from these benchmarks.json files; stages of "
+        "later files are added to the first (e.g. the train stage run in another process)",
+    )
     parser.add_argument(
         "--train-repeats", type=int, help="timed rounds of the training step (default 3, quick 2)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.stages = [stage.strip() for stage in args.stages.split(",")]
+    unknown = sorted(set(args.stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    return args
 
 
 def build_forward(config: BertConfig) -> dict:
@@ -176,6 +198,7 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
         "quick": quick,
         "complete": False,
         "threads": args.threads,
+        "stages": args.stages,
         "config": config.to_dict(),
         "machine": {**machine.cpu_info(), "load_average_start": machine.load_average()},
         "versions": machine.versions(),
@@ -191,48 +214,55 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
         "timings": {name: t.to_dict() for name, t in timings.items()},
     }
 
-    forward = build_forward(config)
-    for batch, length in QUICK_SHAPES if quick else FORWARD_SHAPES:
-        key = f"forward {batch}x{length}"
+    stages = args.stages
+    if "forward" in stages:
+        forward = build_forward(config)
+        for batch, length in QUICK_SHAPES if quick else FORWARD_SHAPES:
+            key = f"forward {batch}x{length}"
+            log(key)
+            workload = c.Workload(config, batch, length)
+            calls = {name: build(workload) for name, build in forward.items()}
+            timings = alternate(calls, batch, warmup=1, repeats=repeats, log=log)
+            flops = bert_forward_flops(config, batch, length)
+            results["measurements"][key] = _measurement(
+                "forward", "sequences/s", (batch, length), flops, timings, ceiling
+            )
+            save(results)
+        del forward, calls
+        gc.collect()
+
+    if "train" in stages:
+        batch, length = QUICK_TRAIN_SHAPE if quick else TRAIN_SHAPE
+        key = f"train step {batch}x{length}"
         log(key)
         workload = c.Workload(config, batch, length)
-        calls = {name: build(workload) for name, build in forward.items()}
-        timings = alternate(calls, batch, warmup=1, repeats=repeats, log=log)
-        flops = bert_forward_flops(config, batch, length)
-        results["measurements"][key] = _measurement(
-            "forward", "sequences/s", (batch, length), flops, timings, ceiling
+        timings = alternate(
+            build_train(config, workload), batch, warmup=1, repeats=train_repeats, log=log
         )
+        flops = bert_train_step_flops(config, batch, length)
+        results["measurements"][key] = _measurement(
+            "train step", "examples/s", (batch, length), flops, timings, ceiling
+        )
+        gc.collect()
         save(results)
-    del forward, calls
-    gc.collect()
 
-    batch, length = QUICK_TRAIN_SHAPE if quick else TRAIN_SHAPE
-    key = f"train step {batch}x{length}"
-    log(key)
-    workload = c.Workload(config, batch, length)
-    timings = alternate(
-        build_train(config, workload), batch, warmup=1, repeats=train_repeats, log=log
-    )
-    flops = bert_train_step_flops(config, batch, length)
-    results["measurements"][key] = _measurement(
-        "train step", "examples/s", (batch, length), flops, timings, ceiling
-    )
-    gc.collect()
-    save(results)
-    if not quick:
+    if "numerics" in stages and not quick:
         results["bf16_numerics"] = _bf16_numerics(log)
 
-    log("BiLSTM training steps")
-    timings, steps_per_epoch = measure_bilstm(quick, warmup=1, repeats=repeats, log=log)
-    results["bilstm"] = {
-        "steps_per_epoch": steps_per_epoch,
-        "contenders": {
-            name: {**t.to_dict(), "seconds_per_epoch": steps_per_epoch * t.median_s}
-            for name, t in timings.items()
-        },
-    }
-    save(results)
-    results["tokenizer"] = _tokenizer(quick, train_repeats, log)
+    if "bilstm" in stages:
+        log("BiLSTM training steps")
+        timings, steps_per_epoch = measure_bilstm(quick, warmup=1, repeats=repeats, log=log)
+        results["bilstm"] = {
+            "steps_per_epoch": steps_per_epoch,
+            "contenders": {
+                name: {**t.to_dict(), "seconds_per_epoch": steps_per_epoch * t.median_s}
+                for name, t in timings.items()
+            },
+        }
+        save(results)
+
+    if "tokenizer" in stages:
+        results["tokenizer"] = _tokenizer(quick, train_repeats, log)
     results["machine"]["load_average_end"] = machine.load_average()
     results["complete"] = True
     return results
@@ -244,6 +274,13 @@ def main(argv=None) -> int:
     from benchmarks.report import write_all
 
     out = Path(args.out)
+    if args.render:
+        from benchmarks.report import merge_runs
+
+        runs = [json.loads(Path(path).read_text(encoding="utf-8")) for path in args.render]
+        for path in write_all(merge_runs(runs), out):
+            print(f"wrote {path}")
+        return 0
     results = run(args, argv, save=lambda partial: write_all(partial, out))
     for path in write_all(results, out):
         print(f"wrote {path}")

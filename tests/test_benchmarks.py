@@ -82,3 +82,24 @@ def test_bf16_path_stays_close_to_float32_on_real_weights(minilm_dir):
         assert row["min_cosine"] > 0.999, name
         assert row["max_abs_diff"] < 0.15, name
         assert row["max_abs_diff"] > 0, name  # it really ran in a lower precision
+
+
+def test_merge_runs_adds_the_other_process_stages_and_lists_it():
+    from benchmarks.report import merge_runs
+
+    def run(command, measurement, complete=True):
+        return {
+            "command": command,
+            "date": "d",
+            "complete": complete,
+            "stages": [measurement],
+            "machine": {"load_average_start": [1.0], "load_average_end": [2.0]},
+            "ceiling": {"gflops": {"float32": 1.0, "bfloat16": 2.0}},
+            "measurements": {measurement: {"kind": measurement}},
+        }
+
+    merged = merge_runs([run("a", "forward"), run("b", "train", complete=False)])
+    assert list(merged["measurements"]) == ["forward", "train"]
+    assert merged["command"] == "a" and merged["complete"] is False
+    assert merged["other_runs"][0]["command"] == "b"
+    assert merged["other_runs"][0]["measurements"] == ["train"]
