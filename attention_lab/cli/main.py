@@ -21,6 +21,7 @@ COMMANDS = [
     "demo",
     "imdb",
     "glove",
+    "seq2seq",
     "tokenize",
     "train_tokenizer",
 ]

@@ -1,0 +1,210 @@
+"""``attention-lab seq2seq train|translate|plot|compare``: encoder-decoders with and without
+Bahdanau attention on the synthetic tasks (chapter section 3).
+
+- ``train --task dates|reverse [--attention/--no-attention] [--epochs N] [--out DIR]``
+  trains with teacher forcing, then prints the exact-match accuracy on held-out examples
+  (sources never seen in training), overall and by input length, and saves the checkpoint.
+- ``translate --checkpoint DIR TEXT…`` decodes greedily.
+- ``plot --checkpoint DIR TEXT --out FILE.png`` draws the alignment (output × source).
+- ``compare --checkpoint DIR --checkpoint DIR --out FILE.png`` tabulates and plots the
+  held-out accuracy by input length that ``train`` measured for each checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+LENGTH_BUCKET = 5
+DEFAULT_TEST_EXAMPLES = 2_000
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "seq2seq",
+        help="encoder-decoder with/without Bahdanau attention on dates and string reversal",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    train = actions.add_parser("train", help="train on a synthetic task and save a checkpoint")
+    train.add_argument("--task", choices=("dates", "reverse"), required=True)
+    train.add_argument(
+        "--attention",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Bahdanau attention (default) or the fixed-summary decoder (--no-attention)",
+    )
+    train.add_argument("--epochs", type=int, default=6)
+    train.add_argument("--train-examples", type=int, default=20_000)
+    train.add_argument("--test-examples", type=int, default=DEFAULT_TEST_EXAMPLES)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--learning-rate", type=float, default=3e-3)
+    train.add_argument("--units", type=int, default=64, help="encoder LSTM units per direction")
+    train.add_argument("--seed", type=int, default=0, help="fixes the data and the weights")
+    train.add_argument("--out", help="checkpoint folder (default: runs/seq2seq-TASK-KIND)")
+    train.set_defaults(func=run_train)
+
+    translate = actions.add_parser("translate", help="greedy decoding of one or more inputs")
+    translate.add_argument("--checkpoint", required=True, help="seq2seq train --out folder")
+    translate.add_argument("texts", nargs="+", metavar="TEXT")
+    translate.set_defaults(func=run_translate)
+
+    plot = actions.add_parser("plot", help="alignment heatmap of one input (attention only)")
+    plot.add_argument("--checkpoint", required=True, help="seq2seq train --out folder")
+    plot.add_argument("text", metavar="TEXT")
+    plot.add_argument("--out", required=True, help="PNG file to write")
+    plot.set_defaults(func=run_plot)
+
+    compare = actions.add_parser(
+        "compare", help="held-out accuracy by input length of several checkpoints"
+    )
+    compare.add_argument(
+        "--checkpoint", action="append", required=True, help="seq2seq train --out folder"
+    )
+    compare.add_argument("--out", required=True, help="PNG file to write")
+    compare.set_defaults(func=run_compare)
+
+
+def _kind(attention: bool) -> str:
+    return "attention" if attention else "plain"
+
+
+def _length_edges(task) -> list[int]:
+    """Buckets of ``LENGTH_BUCKET`` characters from 5 up to the task's longest input."""
+    return [*range(5, task.max_source_len + 1, LENGTH_BUCKET), task.max_source_len + 1]
+
+
+def _check_positive(**values) -> None:
+    from attention_lab.errors import AttentionLabError
+
+    for name, value in values.items():
+        if value < 1:
+            raise AttentionLabError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
+def run_train(args) -> int:
+    _check_positive(
+        epochs=args.epochs,
+        train_examples=args.train_examples,
+        test_examples=args.test_examples,
+        batch_size=args.batch_size,
+        units=args.units,
+    )
+    from attention_lab.models.seq2seq import save_checkpoint
+    from attention_lab.tasks import get_task
+    from attention_lab.tasks.training import (
+        TrainingSettings,
+        build_model,
+        exact_match_by_length,
+        fit,
+    )
+
+    task = get_task(args.task)
+    settings = TrainingSettings(
+        epochs=args.epochs,
+        n_train=args.train_examples,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        units=args.units,
+        seed=args.seed,
+    )
+    out = args.out or f"runs/seq2seq-{task.name}-{_kind(args.attention)}"
+    train, test = task.split(settings.n_train, args.test_examples, settings.seed)
+    model = build_model(task, args.attention, settings)
+    print(
+        f"{task.name}: {task.description}; {_kind(args.attention)} encoder-decoder, "
+        f"{model.count_params():,} parameters, {len(train):,} training examples"
+    )
+    start = time.perf_counter()
+    history = fit(model, task, train, settings, verbose=2)
+    train_seconds = time.perf_counter() - start
+    by_length = exact_match_by_length(model, test, _length_edges(task))
+    accuracy = sum(n * acc for _, _, n, acc in by_length) / len(test)
+    metadata = {
+        "task": task.name,
+        "attention": args.attention,
+        "settings": vars(settings),
+        "train_seconds": round(train_seconds, 1),
+        "final_loss": float(history.history["loss"][-1]),
+        "test_examples": len(test),
+        "exact_match": accuracy,
+        "exact_match_by_length": [
+            {"first": first, "last": last, "examples": n, "exact_match": acc}
+            for first, last, n, acc in by_length
+        ],
+    }
+    path = save_checkpoint(model, out, metadata)
+    print(
+        f"trained in {train_seconds:.0f} s; exact match on {len(test):,} held-out examples: "
+        f"{accuracy:.2%}"
+    )
+    print(format_length_table({_kind(args.attention): metadata}))
+    print(f"saved -> {path}")
+    return 0
+
+
+def run_translate(args) -> int:
+    from attention_lab.models.seq2seq import load_checkpoint
+
+    model, _ = load_checkpoint(args.checkpoint)
+    for translation in model.translate(args.texts):
+        note = "" if translation.ended else "  (no end token: output hit the maximum length)"
+        print(f"{translation.source}\t{translation.text}{note}")
+    return 0
+
+
+def run_plot(args) -> int:
+    from attention_lab.models.seq2seq import load_checkpoint
+    from attention_lab.viz.alignment import plot_alignment
+    from attention_lab.viz.heatmap import save_figure
+
+    model, _ = load_checkpoint(args.checkpoint)
+    translation = model.translate([args.text])[0]
+    fig, _ = plot_alignment(translation)
+    path = save_figure(fig, args.out)
+    print(f"{translation.source!r} -> {translation.text!r}; alignment -> {path}")
+    return 0
+
+
+def format_length_table(results: dict[str, dict]) -> str:
+    """Markdown table: one row per length bucket, one exact-match column per model."""
+    from attention_lab.errors import AttentionLabError
+
+    buckets = [
+        [(row["first"], row["last"], row["examples"]) for row in meta["exact_match_by_length"]]
+        for meta in results.values()
+    ]
+    if any(b != buckets[0] for b in buckets):
+        raise AttentionLabError(
+            "the checkpoints were evaluated on different held-out sets; train them with the "
+            "same --task, --seed, --train-examples and --test-examples"
+        )
+    lines = [
+        "| input length | examples | " + " | ".join(results) + " |",
+        "|---|---:|" + "---:|" * len(results),
+    ]
+    columns = [meta["exact_match_by_length"] for meta in results.values()]
+    for i, (first, last, n) in enumerate(buckets[0]):
+        cells = " | ".join(f"{column[i]['exact_match']:.1%}" for column in columns)
+        lines.append(f"| {first}–{last} | {n} | {cells} |")
+    overall = " | ".join(f"**{meta['exact_match']:.1%}**" for meta in results.values())
+    lines.append(f"| all | {sum(n for _, _, n in buckets[0])} | {overall} |")
+    return "\n".join(lines)
+
+
+def run_compare(args) -> int:
+    from attention_lab.models.seq2seq import read_metadata
+    from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
+    from attention_lab.viz.heatmap import save_figure
+
+    results = {}
+    for checkpoint in args.checkpoint:
+        metadata = read_metadata(checkpoint)
+        label = _kind(metadata["attention"])
+        results[label if label not in results else f"{label} ({checkpoint})"] = metadata
+    print(format_length_table(results))
+    fig, _ = plot_accuracy_by_length(results)
+    print(f"plot -> {save_figure(fig, args.out)}")
+    return 0
