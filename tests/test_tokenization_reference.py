@@ -6,6 +6,8 @@ here a sample of real IMDb test reviews, every truncation strategy on pairs, and
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -125,9 +127,11 @@ _PIECES = st.one_of(
     st.sampled_from(["[SEP]", "[CLS]", "[MASK]", "[UNK]", "[PAD]", "##", "don't", "lured"]),
 )
 _TEXT = st.lists(_PIECES, max_size=8).map("".join)
+# More examples for a longer hunt: ATTENTION_LAB_HYPOTHESIS_EXAMPLES=10000 pytest -k random
+EXAMPLES = int(os.environ.get("ATTENTION_LAB_HYPOTHESIS_EXAMPLES", "400"))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=_TEXT,
     pair=st.one_of(st.none(), _TEXT),
