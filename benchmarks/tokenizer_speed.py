@@ -5,7 +5,7 @@ Contenders, all on one thread, each producing ``input_ids``, ``token_type_ids`` 
 
 - ``ours (fresh)``: a new :class:`~attention_lab.tokenization.BertTokenizer` (empty word cache,
   vocabulary read from disk) encoding the whole split;
-- ``ours``: the same tokenizer again, its word → pieces cache filled by the previous round;
+- ``ours``: one tokenizer kept across rounds (its word → pieces cache fills in the first);
 - ``transformers fast``: ``BertTokenizerFast`` (Rust), ``TOKENIZERS_PARALLELISM=false`` and
   ``RAYON_NUM_THREADS=1``;
 - ``transformers python``: ``BertTokenizerLegacy``, the pure-Python ``BertTokenizer`` of
