@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from attention_lab.config import BertConfig
+from attention_lab.errors import AttentionLabError
 from attention_lab.models.bert import BertModel
 
 
@@ -59,3 +60,123 @@ class BertForSequenceClassification(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+@keras.saving.register_keras_serializable(package="attention_lab")
+class BertCustomClassifier(keras.Model):
+    """The chapter's custom head on the pooled output (chapter section 6, "Custom BERT model").
+
+        h      = ReLU(W₁ · Dropout₀.₂(pooled_output) + b₁)      # 200 units
+        logits = W₂ · Dropout₀.₂(h) + b₂                        # num_labels units
+
+    The chapter ends this head with ``Dense(2, activation='sigmoid')`` and trains it with
+    ``BinaryCrossentropy(from_logits=True)``: the loss applies a second sigmoid to values that
+    are already in (0, 1), so it can never fall below about 0.5 and its printed losses stall
+    at 0.55-0.60. Here the last layer has no activation: it returns logits, to be trained with
+    a loss that takes logits (sparse softmax cross-entropy on labels 0/1 in
+    :mod:`attention_lab.training`); probabilities are ``softmax(logits)``.
+
+    Sublayers: ``bert``, ``head_dropout_1``, ``head_dense`` (200, ReLU), ``head_dropout_2``,
+    ``logits``.
+
+    Call arguments:
+        inputs: the dict of :class:`~attention_lab.models.bert.BertModel`.
+
+    Returns:
+        logits ``(batch, num_labels)``.
+    """
+
+    def __init__(
+        self,
+        config: BertConfig | None = None,
+        head_units: int = 200,
+        head_dropout: float = 0.2,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "bert_custom_classifier")
+        super().__init__(**kwargs)
+        self.config = config or BertConfig()
+        self.head_units = head_units
+        self.head_dropout = head_dropout
+
+    def build(self, input_shape=None):
+        c = self.config
+        policy = self.dtype_policy
+        init = keras.initializers.TruncatedNormal(stddev=c.initializer_range)
+        self.bert = BertModel(c, dtype=policy, name="bert")
+        self.head_dropout_1 = keras.layers.Dropout(
+            self.head_dropout, dtype=policy, name="head_dropout_1"
+        )
+        self.head_dense = keras.layers.Dense(
+            self.head_units,
+            activation="relu",
+            kernel_initializer=init,
+            dtype=policy,
+            name="head_dense",
+        )
+        self.head_dropout_2 = keras.layers.Dropout(
+            self.head_dropout, dtype=policy, name="head_dropout_2"
+        )
+        self.logits = keras.layers.Dense(
+            c.num_labels, kernel_initializer=init, dtype=policy, name="logits"
+        )
+        self.bert.build()
+        self.head_dense.build((None, c.hidden_size))
+        self.logits.build((None, self.head_units))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        pooled = self.bert(inputs, training=training)["pooled_output"]  # (batch, H)
+        hidden = self.head_dense(self.head_dropout_1(pooled, training=training))  # (batch, 200)
+        return self.logits(self.head_dropout_2(hidden, training=training))  # (batch, num_labels)
+
+    def get_config(self):
+        base = super().get_config()
+        base.update(
+            config=self.config.to_dict(),
+            head_units=self.head_units,
+            head_dropout=self.head_dropout,
+        )
+        return base
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+# The two classifiers of chapter sections 5 and 6, by the name the command line uses.
+HEADS = {"prebuilt": BertForSequenceClassification, "custom": BertCustomClassifier}
+
+
+def build_classifier(head: str, config: BertConfig, dtype=None) -> keras.Model:
+    """A built classifier: ``head`` is ``"prebuilt"`` (section 5) or ``"custom"`` (section 6).
+
+    ``dtype`` is a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``,
+    ``"mixed_float16"``); variables stay float32, matmuls run in the compute dtype.
+    """
+    if head not in HEADS:
+        raise AttentionLabError(f"unknown head {head!r}; choose one of {sorted(HEADS)}")
+    model = HEADS[head](config, dtype=dtype)
+    model.build()
+    return model
+
+
+def head_name(model: keras.Model) -> str:
+    """``"prebuilt"`` or ``"custom"``: the inverse of :func:`build_classifier`."""
+    for name, cls in HEADS.items():
+        if type(model) is cls:
+            return name
+    raise AttentionLabError(f"{type(model).__name__} is not one of the classifiers {HEADS}")
+
+
+def set_encoder_trainable(model: keras.Model, trainable: bool) -> None:
+    """Freeze (``False``) or unfreeze (``True``) the BERT encoder; the head stays trainable.
+
+    The chapter's ``bert.trainable = False`` followed by ``model.compile(...)``: frozen, the
+    encoder is a fixed feature extractor (chapter section 1, "feature extraction") and only
+    the head's weights move. As with ``compile``, the change takes effect for training set up
+    after it: :class:`attention_lab.training.Trainer` reads the trainable variables when it
+    is created, so create a new one after freezing or unfreezing.
+    """
+    model.bert.trainable = trainable
