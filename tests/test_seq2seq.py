@@ -153,3 +153,44 @@ def test_cli_translate_plot_and_errors(trained, tmp_path, capsys):
     assert "outside the model's vocabulary" in capsys.readouterr().err
     assert main(["seq2seq", "translate", "--checkpoint", str(tmp_path), "x"]) == 2
     assert "not a seq2seq checkpoint" in capsys.readouterr().err
+
+
+def _metadata(attention: bool, accuracies: list[float]) -> dict:
+    rows = [
+        {"first": first, "last": first + 4, "examples": 10, "exact_match": accuracy}
+        for first, accuracy in zip((5, 10), accuracies, strict=True)
+    ]
+    overall = sum(accuracies) / len(accuracies)
+    return {"attention": attention, "exact_match": overall, "exact_match_by_length": rows}
+
+
+def test_length_table_and_plot(tmp_path):
+    from attention_lab.cli.seq2seq import format_length_table
+    from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
+    from attention_lab.viz.heatmap import save_figure
+
+    results = {"attention": _metadata(True, [1.0, 0.99]), "plain": _metadata(False, [0.6, 0.1])}
+    table = format_length_table(results).splitlines()
+    assert table[0] == "| input length | examples | attention | plain |"
+    assert table[2:] == [
+        "| 5–9 | 10 | 100.0% | 60.0% |",
+        "| 10–14 | 10 | 99.0% | 10.0% |",
+        "| all | 20 | **99.5%** | **35.0%** |",
+    ]
+    fig, ax = plot_accuracy_by_length(results)
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[100.0, 99.0], [60.0, 10.0]]
+    assert save_figure(fig, tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    results["plain"]["exact_match_by_length"][0]["examples"] = 11
+    with pytest.raises(AttentionLabError, match="different held-out sets"):
+        format_length_table(results)
+
+
+def test_heatmap_labels_and_shape_check():
+    from attention_lab.viz.heatmap import plot_heatmap
+
+    fig, ax = plot_heatmap(np.eye(2, 3), ["a", "b", "c"], ["x", "y"], title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    assert ax.get_title() == "t" and ax.figure is fig
+    with pytest.raises(AttentionLabError, match="needs 2 row labels and 3 column labels"):
+        plot_heatmap(np.eye(2, 3), ["a", "b"], ["x", "y"])

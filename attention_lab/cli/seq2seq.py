@@ -188,7 +188,8 @@ def format_length_table(results: dict[str, dict]) -> str:
     columns = [meta["exact_match_by_length"] for meta in results.values()]
     for i, (first, last, n) in enumerate(buckets[0]):
         cells = " | ".join(f"{column[i]['exact_match']:.1%}" for column in columns)
-        lines.append(f"| {first}–{last} | {n} | {cells} |")
+        span = f"{first}–{last}" if last > first else f"{first}"
+        lines.append(f"| {span} | {n} | {cells} |")
     overall = " | ".join(f"**{meta['exact_match']:.1%}**" for meta in results.values())
     lines.append(f"| all | {sum(n for _, _, n in buckets[0])} | {overall} |")
     return "\n".join(lines)
