@@ -29,7 +29,7 @@ def test_basic_tokenizer_cleans_splits_and_lowercases():
     basic = BasicTokenizer()
     assert basic.tokenize("Don't  be\tLURED!") == ["don", "'", "t", "be", "lured", "!"]
     assert basic.tokenize("Crème\u00a0Brûlée") == ["creme", "brulee"]
-    assert basic.tokenize("a\x00b\u200bc\ufeffd") == ["abcd"]  # removed, not split
+    assert basic.tokenize("a\x00b\u200bc\ufeffd\ue000e\U000f0000f") == ["abcdef"]  # removed
     assert basic.tokenize("中文ab") == ["中", "文", "ab"]
     assert basic.tokenize("$5+x^2<y`z") == ["$", "5", "+", "x", "^", "2", "<", "y", "`", "z"]
     assert basic.tokenize("ΟΔΟΣ") == ["οδοσ"]  # letter by letter: no final sigma

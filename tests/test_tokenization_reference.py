@@ -128,7 +128,7 @@ _PIECES = st.one_of(
 )
 _TEXT = st.lists(_PIECES, max_size=8).map("".join)
 # More examples for a longer hunt: ATTENTION_LAB_HYPOTHESIS_EXAMPLES=10000 pytest -k random
-EXAMPLES = int(os.environ.get("ATTENTION_LAB_HYPOTHESIS_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("ATTENTION_LAB_HYPOTHESIS_EXAMPLES", "250"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
