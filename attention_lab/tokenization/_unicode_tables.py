@@ -5,8 +5,8 @@ with Unicode 8.0 category tables (control, format and private-use characters, pu
 non-spacing marks) but lower-cases with a much newer Unicode. Python's ``unicodedata`` follows
 whatever Unicode version the interpreter ships (14.0 for Python 3.11), which would move a few
 hundred rare characters into another class. So the classes live here as code-point ranges
-(inclusive), the same on every Python; ``tests/test_tokenization_unicode.py`` checks every code
-point against the reference.
+(inclusive), the same on every Python; ``tests/test_tokenization_unicode.py`` checks every
+assigned code point outside the private-use planes against the reference.
 """
 
 # Removed by text cleaning: NUL, U+FFFD and categories Cc, Cf, Co except tab, LF, CR.
