@@ -82,6 +82,7 @@ def test_short_training_run_learns(tmp_path, imdb_archive, glove_file, monkeypat
         evaluate_bilstm(tmp_path)
 
 
+@pytest.mark.slow
 def test_scratch_run_resumes_after_interruption(tmp_path, imdb_archive, monkeypatch):
     from attention_lab.training.bilstm import train_bilstm
 
