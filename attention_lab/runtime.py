@@ -8,7 +8,11 @@ On this project's CPU (AMD EPYC, AVX-512 with BF16 dot products, no AMX), measur
 side in ``docs/benchmarks.md`` (``python -m benchmarks``):
 
 * float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
-  (1e-4 on hidden states, 1e-5 on attention), eager and with XLA.
+  (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` and with XLA. It runs
+  as a plain ``tf.function`` (oneDNN kernels), without XLA: in every alternating comparison
+  on this CPU that was faster than XLA (0.57 against 0.37 sequences/s at 8 × 128 in the
+  recorded run, which was slowed by heavy load), since XLA's CPU matmuls are slower than
+  oneDNN's here (see the ceiling table).
 * bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
   use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
   matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine
@@ -41,7 +45,7 @@ def cpu_plan(mixed_precision: bool = False) -> ExecutionPlan:
     """The fastest measured path on CPU for the requested precision."""
     if mixed_precision:
         return ExecutionPlan("mixed_bfloat16", jit_compile=False)
-    return ExecutionPlan("float32", jit_compile=True)
+    return ExecutionPlan("float32", jit_compile=False)
 
 
 def gpu_plan(mixed_precision: bool = True) -> ExecutionPlan:

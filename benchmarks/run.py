@@ -70,6 +70,15 @@ def parse_args(argv):
         help=f"comma-separated subset of {','.join(STAGES)} (default: all; the matmul "
         "ceiling is always measured)",
     )
+    parser.add_argument(
+        "--contenders",
+        default=",".join(PRECISION),
+        help="comma-separated subset of the contenders (default: all)",
+    )
+    parser.add_argument(
+        "--shapes",
+        help="forward shapes as BATCHxLENGTH,... (default 8x128,16x150; quick 2x16,2x24)",
+    )
     parser.add_argument("--repeats", type=int, help="timed rounds (default 5, quick 2)")
     parser.add_argument(
         "--render",
@@ -86,39 +95,58 @@ def parse_args(argv):
     unknown = sorted(set(args.stages) - set(STAGES))
     if unknown:
         parser.error(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    args.contenders = [name.strip() for name in args.contenders.split(",")]
+    unknown = sorted(set(args.contenders) - set(PRECISION))
+    if unknown:
+        parser.error(
+            f"unknown contender(s) {', '.join(unknown)}; choose from {', '.join(PRECISION)}"
+        )
+    if args.shapes:
+        try:
+            args.shapes = [
+                tuple(int(x) for x in shape.split("x")) for shape in args.shapes.split(",")
+            ]
+        except ValueError:
+            parser.error(f"--shapes {args.shapes!r}: write BATCHxLENGTH,..., e.g. 16x150")
     return args
 
 
-def build_forward(config: BertConfig) -> dict:
+def build_forward(config: BertConfig, names: list[str]) -> dict:
+    """The forward contenders called ``names``, each ``workload -> callable``."""
     from benchmarks import contenders as c
 
-    return {
-        "ours eager": c.ours_forward(config, "eager"),
-        "ours tf.function": c.ours_forward(config, "function"),
-        "ours XLA": c.ours_forward(config, "xla"),
-        "ours bf16": c.ours_forward(config, "bf16"),
-        "ours bf16 XLA": c.ours_forward(config, "bf16-xla"),
-        "PyTorch fp32": c.torch_forward(config, bf16=False),
-        "PyTorch bf16 autocast": c.torch_forward(config, bf16=True),
-        "KerasHub XLA": c.kerashub_forward(config),
+    builders = {
+        "ours eager": lambda: c.ours_forward(config, "eager"),
+        "ours tf.function": lambda: c.ours_forward(config, "function"),
+        "ours XLA": lambda: c.ours_forward(config, "xla"),
+        "ours bf16": lambda: c.ours_forward(config, "bf16"),
+        "ours bf16 XLA": lambda: c.ours_forward(config, "bf16-xla"),
+        "PyTorch fp32": lambda: c.torch_forward(config, bf16=False),
+        "PyTorch bf16 autocast": lambda: c.torch_forward(config, bf16=True),
+        "KerasHub XLA": lambda: c.kerashub_forward(config),
     }
+    return {name: builders[name]() for name in builders if name in names}
 
 
-def build_train(config: BertConfig, workload) -> dict:
+def build_train(config: BertConfig, workload, names: list[str]) -> dict:
+    """The training-step contenders called ``names`` (shared models built once)."""
     from benchmarks import contenders as c
 
-    ours = c.ours_train(config, ("eager", "function", "xla"), workload)
-    ours_bf16 = c.ours_train(config, ("bf16",), workload)
-    torch_steps = c.torch_train(config, workload)
-    return {
-        "ours eager": ours["eager"],
-        "ours tf.function": ours["function"],
-        "ours XLA": ours["xla"],
-        "ours bf16": ours_bf16["bf16"],
-        "PyTorch fp32": torch_steps["fp32"],
-        "PyTorch bf16 autocast": torch_steps["bf16"],
-        "KerasHub XLA": c.kerashub_train(config, workload),
-    }
+    ours_modes = {"ours eager": "eager", "ours tf.function": "function", "ours XLA": "xla"}
+    torch_modes = {"PyTorch fp32": "fp32", "PyTorch bf16 autocast": "bf16"}
+    steps = {}
+    if wanted := [mode for name, mode in ours_modes.items() if name in names]:
+        ours = c.ours_train(config, tuple(wanted), workload)
+        steps.update({name: ours[mode] for name, mode in ours_modes.items() if mode in ours})
+    if "ours bf16" in names:
+        steps["ours bf16"] = c.ours_train(config, ("bf16",), workload)["bf16"]
+    if any(name in names for name in torch_modes):
+        torch_steps = c.torch_train(config, workload)
+        steps.update({name: torch_steps[mode] for name, mode in torch_modes.items()})
+    if "KerasHub XLA" in names:
+        steps["KerasHub XLA"] = c.kerashub_train(config, workload)
+    order = [name for name in PRECISION if name in steps and name in names]
+    return {name: steps[name] for name in order}
 
 
 def _measurement(kind, unit, shape, flops, timings, ceiling):
@@ -199,6 +227,7 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
         "complete": False,
         "threads": args.threads,
         "stages": args.stages,
+        "contenders": args.contenders,
         "config": config.to_dict(),
         "machine": {**machine.cpu_info(), "load_average_start": machine.load_average()},
         "versions": machine.versions(),
@@ -216,8 +245,8 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
 
     stages = args.stages
     if "forward" in stages:
-        forward = build_forward(config)
-        for batch, length in QUICK_SHAPES if quick else FORWARD_SHAPES:
+        forward = build_forward(config, args.contenders)
+        for batch, length in args.shapes or (QUICK_SHAPES if quick else FORWARD_SHAPES):
             key = f"forward {batch}x{length}"
             log(key)
             workload = c.Workload(config, batch, length)
@@ -237,7 +266,11 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
         log(key)
         workload = c.Workload(config, batch, length)
         timings = alternate(
-            build_train(config, workload), batch, warmup=1, repeats=train_repeats, log=log
+            build_train(config, workload, args.contenders),
+            batch,
+            warmup=1,
+            repeats=train_repeats,
+            log=log,
         )
         flops = bert_train_step_flops(config, batch, length)
         results["measurements"][key] = _measurement(
