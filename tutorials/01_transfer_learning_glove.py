@@ -45,6 +45,7 @@ MODE = os.environ.get("ATTENTION_LAB_TUTORIAL_MODE", "full")
 print("mode:", MODE)
 
 # %%
+import io
 import json
 import shutil
 import tempfile
@@ -53,6 +54,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow_datasets as tfds
+from IPython.display import Image, display
 
 import attention_lab
 from attention_lab.data.glove import build_embedding_matrix, load_glove
@@ -289,7 +291,11 @@ for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
     ax.legend(fontsize=8)
 fig.suptitle("GloVe + BiLSTM on IMDb: frozen (feature extraction) vs fine-tuned embeddings")
 fig.tight_layout()
-plt.show()
+# train_bilstm switched matplotlib to its file backend (Agg), so display the PNG directly.
+buffer = io.BytesIO()
+fig.savefig(buffer, format="png", dpi=100)
+plt.close(fig)
+display(Image(buffer.getvalue()))
 
 # %% [markdown]
 # Fine-tuning lets the embeddings move away from where GloVe placed words for general text
