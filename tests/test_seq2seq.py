@@ -167,7 +167,7 @@ def _metadata(attention: bool, accuracies: list[float]) -> dict:
 def test_length_table_and_plot(tmp_path):
     from attention_lab.cli.seq2seq import format_length_table
     from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
-    from attention_lab.viz.heatmap import save_figure
+    from attention_lab.viz.attention import save_figure
 
     results = {"attention": _metadata(True, [1.0, 0.99]), "plain": _metadata(False, [0.6, 0.1])}
     table = format_length_table(results).splitlines()

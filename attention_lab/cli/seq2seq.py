@@ -158,7 +158,7 @@ def run_translate(args) -> int:
 def run_plot(args) -> int:
     from attention_lab.models.seq2seq import load_checkpoint
     from attention_lab.viz.alignment import plot_alignment
-    from attention_lab.viz.heatmap import save_figure
+    from attention_lab.viz.attention import save_figure
 
     model, _ = load_checkpoint(args.checkpoint)
     translation = model.translate([args.text])[0]
@@ -198,7 +198,7 @@ def format_length_table(results: dict[str, dict]) -> str:
 def run_compare(args) -> int:
     from attention_lab.models.seq2seq import read_metadata
     from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
-    from attention_lab.viz.heatmap import save_figure
+    from attention_lab.viz.attention import save_figure
 
     results = {}
     for checkpoint in args.checkpoint:

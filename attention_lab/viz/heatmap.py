@@ -7,9 +7,6 @@ machine with no display and never opens a window.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
@@ -52,19 +49,3 @@ def plot_heatmap(matrix, x_labels, y_labels, ax=None, title=None):
     if title:
         ax.set_title(title)
     return ax.figure, ax
-
-
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save ``fig`` as a PNG through a temporary file and a rename, then close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-        plt.close(fig)
-    return path
