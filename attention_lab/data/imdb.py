@@ -13,7 +13,7 @@ scalar)``, from one of three sources, found by :func:`resolve_imdb_source`:
    archive and how to pass it.
 
 Reading the archive: a ``.tar.gz`` cannot be read at random, so the first use streams through
-it once (about ten seconds) and writes each split to a cache folder,
+it once (15 s here) and writes each split to a cache folder,
 ``~/.cache/attention_lab/imdb/<key>/`` (or ``$ATTENTION_LAB_CACHE/imdb/<key>/``), as one file of
 concatenated UTF-8 texts, one ``.npy`` of offsets and one ``.npy`` of labels. The key is a hash of
 the archive's absolute path, size and modification time, so a changed archive is read again.
