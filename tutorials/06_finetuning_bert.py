@@ -211,7 +211,7 @@ for head, (model, run, tokenizer) in runs.items():
 print("chapter (bert-base-cased, 3 epochs on 20,000 reviews): pre-built 0.8799, custom 0.8629")
 
 # %%
-fig, axes = plt.subplots(1, len(evaluations), figsize=(4.5 * len(evaluations), 3.8))
+fig, axes = plt.subplots(1, len(evaluations), figsize=(5.8 * len(evaluations), 3.8))
 for ax, (head, metrics) in zip(np.atleast_1d(axes), evaluations.items(), strict=True):
     matrix = np.asarray(metrics["confusion_matrix"])
     ax.imshow(matrix / matrix.sum(), cmap="Blues", vmin=0, vmax=1)
@@ -220,6 +220,7 @@ for ax, (head, metrics) in zip(np.atleast_1d(axes), evaluations.items(), strict=
     ax.set_xticks([0, 1], ["predicted negative", "predicted positive"])
     ax.set_yticks([0, 1], ["true negative", "true positive"])
     ax.set_title(f"{head} head: accuracy {metrics['accuracy']:.1%}")
+fig.tight_layout()
 show(fig)
 
 # %% [markdown]
