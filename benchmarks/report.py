@@ -95,14 +95,23 @@ def merge_runs(runs: list[dict]) -> dict:
     """
     merged = json.loads(json.dumps(runs[0]))
     merged.setdefault("other_runs", [])
-    for other in runs[1:]:
-        merged["measurements"].update(other["measurements"])
+    for m in merged["measurements"].values():
+        for row in m["contenders"].values():
+            row.setdefault("run", 1)
+    for number, other in enumerate(runs[1:], start=len(merged["other_runs"]) + 2):
+        for key, m in other["measurements"].items():
+            rows = {name: {**row, "run": number} for name, row in m["contenders"].items()}
+            if key in merged["measurements"]:
+                merged["measurements"][key]["contenders"].update(rows)
+            else:
+                merged["measurements"][key] = {**m, "contenders": rows}
         for section in ("bilstm", "tokenizer", "bf16_numerics"):
             if section in other:
                 merged[section] = other[section]
         merged["complete"] = merged["complete"] and other["complete"]
         merged["other_runs"].append(
             {
+                "run": number,
                 "command": other["command"],
                 "date": other["date"],
                 "stages": other.get("stages"),
@@ -164,11 +173,17 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
 
 
+def _same_run(measurement: dict, a: str, b: str) -> bool:
+    """Both contenders measured, alternated in the same process."""
+    rows = measurement["contenders"]
+    return a in rows and b in rows and rows[a].get("run") == rows[b].get("run")
+
+
 def goal_rows(results: dict) -> list[tuple[str, str, float, float, bool]]:
     rows = []
     for ours, reference, kind, minimum in goals():
         for key, m in results["measurements"].items():
-            if m["kind"] != kind or not {ours, reference} <= set(m["contenders"]):
+            if m["kind"] != kind or not _same_run(m, ours, reference):
                 continue
             ratio = (
                 m["contenders"][ours]["throughput_median"]
@@ -182,7 +197,10 @@ def markdown(results: dict, kept: str = "") -> str:
     machine = results["machine"]
     lines = ["# Benchmarks", ""]
     if not results["complete"]:
-        lines += ["**Partial results: the run had not finished when this was written.**", ""]
+        lines += [
+            "**Partial results: not everything was measured (see *Not measured* below).**",
+            "",
+        ]
     if results["quick"]:
         lines += ["**Quick mode: tiny model, two rounds; these figures say nothing about speed.**"]
         lines += [""]
@@ -198,14 +216,16 @@ def markdown(results: dict, kept: str = "") -> str:
         "## How these figures were made",
         "",
         f"- Date: {results['date']}",
-        f"- Command (from the repository root): `{results['command']}`",
+        "- Command (from the repository root)"
+        + (", run 1" if results.get("other_runs") else "")
+        + f": `{results['command']}`",
         f"- Threads: {results['threads']} for every framework (TensorFlow intra-op "
         f"{results['threads']}, inter-op 1; `torch.set_num_threads({results['threads']})`, "
         "inter-op 1).",
         f"- Load average (1, 5, 15 min) at start {machine['load_average_start']}, at end "
-        f"{machine.get('load_average_end', '(run not finished)')}.",
+        f"{machine.get('load_average_end', '(stopped before the end)')}.",
         *(
-            f"- Also, in a second process started at the same time: `{other['command']}` "
+            f"- Run {other['run']}, another process: `{other['command']}` "
             f"({other['date']}; load average at start {other['load_average_start']}, at end "
             f"{other['load_average_end']}; its own matmul ceiling: "
             f"{_fmt(other['ceiling_gflops']['float32'])} GFLOP/s float32, "
@@ -259,21 +279,29 @@ def markdown(results: dict, kept: str = "") -> str:
         f"![throughput of every contender]({CHART_NAME})",
         "",
     ]
+    several_runs = bool(results.get("other_runs"))
+    if several_runs:
+        lines += [
+            "Rows from different runs (last column) were not alternated with each other: "
+            "compare them only within a run.",
+            "",
+        ]
     for key, meas in results["measurements"].items():
         lines += [
             f"### {key} ({meas['unit']})",
             "",
             f"Matmul work per call: {_fmt(meas['flops_per_call'] / 1e9)} GFLOP.",
             "",
-            f"| contender | {meas['unit']} (median) | interquartile range | GFLOP/s | of ceiling |",
-            "|---|---:|---:|---:|---:|",
+            f"| contender | {meas['unit']} (median) | interquartile range | GFLOP/s | of ceiling |"
+            + (" run |" if several_runs else ""),
+            "|---|---:|---:|---:|---:|" + ("---:|" if several_runs else ""),
         ]
         for name, row in meas["contenders"].items():
             low, high = row["throughput_iqr"]
             lines.append(
                 f"| {name} | {_fmt(row['throughput_median'])} | {_fmt(low)}–{_fmt(high)} | "
                 f"{_fmt(row['gflops'])} | {row['fraction_of_ceiling']:.0%} "
-                f"({row['precision']}) |"
+                f"({row['precision']}) |" + (f" {row['run']} |" if several_runs else "")
             )
         lines.append("")
     lines += [
@@ -292,6 +320,7 @@ def markdown(results: dict, kept: str = "") -> str:
         lines += bilstm_section(results["bilstm"])
     if "tokenizer" in results:
         lines += tokenizer_section(results["tokenizer"])
+    lines += missing_section(results)
     lines += [
         "## What limits each number",
         "",
@@ -320,7 +349,7 @@ def paths_section(results: dict) -> list[str]:
         found = [
             f"{_ratio(results, key, a, b):.2f}× at {key}"
             for key, m in results["measurements"].items()
-            if m["kind"] == "forward" and {a, b} <= set(m["contenders"])
+            if m["kind"] == "forward" and _same_run(m, a, b)
         ]
         return ", ".join(found) or "not measured"
 
@@ -340,6 +369,41 @@ def paths_section(results: dict) -> list[str]:
         "Opt-in, because bfloat16 is not within float32 parity (see above).",
         f"- GPU, default: `{gpu.dtype_policy}`, `jit_compile={gpu.jit_compile}` (tensor "
         "cores and fused kernels); not measured here, no GPU was lent to this task.",
+        "",
+    ]
+
+
+def missing_section(results: dict) -> list[str]:
+    """What a full ``python -m benchmarks`` measures that these results lack."""
+    from benchmarks.run import FORWARD_SHAPES, PRECISION, TRAIN_SHAPE
+
+    if results["quick"]:
+        return []
+    measured = results["measurements"]
+    expected = [f"forward {b}x{n}" for b, n in FORWARD_SHAPES]
+    expected.append("train step {}x{}".format(*TRAIN_SHAPE))
+    missing = []
+    for key in expected:
+        absent = [n for n in PRECISION if n not in measured.get(key, {}).get("contenders", {})]
+        if key.startswith("train"):
+            absent = [n for n in absent if n != "ours bf16 XLA"]
+        if absent:
+            missing.append(f"- {key}: {', '.join(absent)}")
+    titles = {
+        "bf16_numerics": "bfloat16 against float32",
+        "bilstm": "BiLSTM seconds per epoch",
+        "tokenizer": "tokenizer throughput (see *Tokenizer speed* for its own run)",
+    }
+    missing += [f"- {title}" for section, title in titles.items() if section not in results]
+    if not missing:
+        return []
+    return [
+        "## Not measured",
+        "",
+        "The machine was so loaded by other jobs during this run (load averages above) that "
+        "the full set did not fit in the time available; these were left out:",
+        "",
+        *missing,
         "",
     ]
 
