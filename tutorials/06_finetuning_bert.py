@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -189,8 +191,9 @@ for head, (model, run, _) in runs.items():
 # ## Evaluation on the test reviews
 #
 # Accuracy, precision and recall of the positive class. `attention-lab evaluate` computes them
-# on all 25,000 test reviews and writes `evaluation-test.json`; without that file, a run from
-# the command line is evaluated here on the first 1,000 test reviews, one trained here on 48.
+# on the test reviews (all 25,000, or the first `--limit N`) and writes `evaluation-test.json`;
+# without that file, a run from the command line is evaluated here on the first 1,000 test
+# reviews, one trained here on 48.
 
 # %%
 for head, (model, run, tokenizer) in runs.items():
