@@ -95,11 +95,12 @@ def test_merge_runs_adds_the_other_process_stages_and_lists_it():
             "stages": [measurement],
             "machine": {"load_average_start": [1.0], "load_average_end": [2.0]},
             "ceiling": {"gflops": {"float32": 1.0, "bfloat16": 2.0}},
-            "measurements": {measurement: {"kind": measurement}},
+            "measurements": {measurement: {"kind": measurement, "contenders": {command: {}}}},
         }
 
-    merged = merge_runs([run("a", "forward"), run("b", "train", complete=False)])
+    merged = merge_runs([run("a", "forward"), run("b", "train", complete=False), run("c", "train")])
     assert list(merged["measurements"]) == ["forward", "train"]
+    assert merged["measurements"]["train"]["contenders"] == {"b": {"run": 2}, "c": {"run": 3}}
     assert merged["command"] == "a" and merged["complete"] is False
-    assert merged["other_runs"][0]["command"] == "b"
+    assert [other["command"] for other in merged["other_runs"]] == ["b", "c"]
     assert merged["other_runs"][0]["measurements"] == ["train"]
