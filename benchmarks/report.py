@@ -81,10 +81,13 @@ def write_all(results: dict, out: Path) -> list[Path]:
         out / CHART_NAME,
     )
     _atomic_write(json_path, (json.dumps(results, indent=2) + "\n").encode())
-    _atomic_write(png_path, chart_png(results))
+    written = [json_path, md_path]
+    if results["measurements"]:
+        _atomic_write(png_path, chart_png(results))
+        written.append(png_path)
     previous = md_path.read_text(encoding="utf-8") if md_path.is_file() else ""
     _atomic_write(md_path, markdown(results, kept_sections(previous)).encode())
-    return [json_path, md_path, png_path]
+    return written
 
 
 def merge_runs(runs: list[dict]) -> dict:
@@ -276,9 +279,9 @@ def markdown(results: dict, kept: str = "") -> str:
         "",
         "## BERT on the CPU",
         "",
-        f"![throughput of every contender]({CHART_NAME})",
-        "",
     ]
+    if results["measurements"]:
+        lines += [f"![throughput of every contender]({CHART_NAME})", ""]
     several_runs = bool(results.get("other_runs"))
     if several_runs:
         lines += [
