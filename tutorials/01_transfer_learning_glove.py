@@ -298,6 +298,22 @@ plt.close(fig)
 display(Image(buffer.getvalue()))
 
 # %% [markdown]
+# In full mode without finished runs, the command line's runs still in progress (their
+# `metrics.json` is rewritten after every epoch) show where the real trainings stand; their
+# test figures, from `attention-lab glove evaluate`, are in `docs/results.md`.
+
+# %%
+if MODE == "full":
+    for metrics_file in sorted((ROOT / "runs").glob("*/metrics.json")):
+        m = json.loads(metrics_file.read_text())
+        if m.get("limit") is None and m.get("history") and not m.get("test"):
+            accuracy = ", ".join(f"{h['accuracy']:.4f}" for h in m["history"])
+            print(
+                f"{metrics_file.parent.name}: {m['mode']}, {len(m['history'])} of "
+                f"{m['epochs']} epochs so far, train accuracy per epoch: {accuracy}"
+            )
+
+# %% [markdown]
 # Fine-tuning lets the embeddings move away from where GloVe placed words for general text
 # towards what separates positive from negative reviews, and it fits the training set more
 # closely than the test set (it overfits a little, as the chapter notes: dropout between the
