@@ -8,7 +8,8 @@ On this project's CPU (AMD EPYC, AVX-512 with BF16 dot products, no AMX), measur
 side in ``docs/benchmarks.md`` (``python -m benchmarks``):
 
 * float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
-  (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` and with XLA. It runs
+  (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` (tests/test_runtime.py)
+  and with XLA. It runs
   as a plain ``tf.function`` (oneDNN kernels), without XLA: in every alternating comparison
   on this CPU that was faster than XLA (0.57 against 0.37 sequences/s at 8 × 128 in the
   recorded run, which was slowed by heavy load), since XLA's CPU matmuls are slower than

@@ -364,7 +364,8 @@ def paths_section(results: dict) -> list[str]:
         "",
         f"- CPU, default: `{fp32.dtype_policy}`, `jit_compile={fp32.jit_compile}`. "
         "float32 keeps the parity tolerances with Hugging Face (1e-4 hidden, 1e-5 attention, "
-        "checked eager and XLA by `attention-lab parity`). Ours XLA against ours tf.function "
+        "checked eager and with XLA by `attention-lab parity`, on this tf.function path by "
+        "`tests/test_runtime.py`). Ours XLA against ours tf.function "
         f"in this run: {xla_vs_function}.",
         f"- CPU, `mixed_precision=True`: `{bf16.dtype_policy}`, "
         f"`jit_compile={bf16.jit_compile}`: oneDNN's bfloat16 matmuls; XLA's CPU backend has no "

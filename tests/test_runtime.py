@@ -4,6 +4,7 @@ built and compiled with a plan runs in that precision."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from attention_lab import BertConfig
 from attention_lab.models.bert import BertModel
@@ -45,3 +46,31 @@ def test_bf16_plan_runs_the_model_in_bfloat16_close_to_float32():
     assert low["sequence_output"].dtype.name == "bfloat16"
     diff = np.abs(np.asarray(low["sequence_output"], np.float32) - ref["sequence_output"])
     assert 0 < diff.max() < 0.1
+
+
+@pytest.mark.slow
+def test_default_cpu_path_keeps_float32_parity_with_hugging_face(minilm_dir):
+    import tensorflow as tf
+    import torch
+    import transformers
+
+    from attention_lab.convert import load_hf_checkpoint
+    from attention_lab.parity.report import ATTENTION_TOLERANCE, HIDDEN_TOLERANCE, parity_batch
+
+    model, config, _ = load_hf_checkpoint(minilm_dir)
+    batch = parity_batch(minilm_dir, config.vocab_size)
+    forward = cpu_plan().compile(
+        lambda x: model(x, output_hidden_states=True, output_attentions=True)
+    )
+    ours = forward({k: tf.constant(v) for k, v in batch.items()})
+    reference = transformers.BertModel.from_pretrained(str(minilm_dir), attn_implementation="eager")
+    with torch.no_grad():
+        theirs = reference.eval()(
+            **{k: torch.as_tensor(v, dtype=torch.long) for k, v in batch.items()},
+            output_hidden_states=True,
+            output_attentions=True,
+        )
+    for a, b in zip(ours["hidden_states"], theirs.hidden_states, strict=True):
+        assert np.abs(np.asarray(a) - b.numpy()).max() <= HIDDEN_TOLERANCE
+    for a, b in zip(ours["attentions"], theirs.attentions, strict=True):
+        assert np.abs(np.asarray(a) - b.numpy()).max() <= ATTENTION_TOLERANCE
