@@ -6,6 +6,10 @@ the architecture of Hugging Face's ``BertForSequenceClassification`` (and of the
 ``TFBertForSequenceClassification``): the pooled ``[CLS]`` state, dropout, then one dense
 layer named ``classifier`` with ``num_labels`` outputs. The outputs are *logits*: train them
 with a loss that takes logits (``from_logits=True``), never after a sigmoid or softmax.
+
+:class:`BertCustomClassifier` is the chapter's custom head (section 6) on the same pooled
+output; :func:`build_classifier` picks either by name and :func:`set_encoder_trainable`
+freezes the encoder as the chapter's ``bert.trainable = False`` does.
 """
 
 from __future__ import annotations
