@@ -13,6 +13,12 @@ import tempfile
 from pathlib import Path
 
 KEPT_SECTIONS = ("## Tokenizer speed",)
+# Results sections besides the BERT measurements, and how the page names them.
+SECTION_TITLES = {
+    "bf16_numerics": "bfloat16 against float32",
+    "bilstm": "BiLSTM seconds per epoch",
+    "tokenizer": "tokenizer throughput",
+}
 CHART_NAME = "benchmarks.png"
 
 
@@ -108,7 +114,7 @@ def merge_runs(runs: list[dict]) -> dict:
                 merged["measurements"][key]["contenders"].update(rows)
             else:
                 merged["measurements"][key] = {**m, "contenders": rows}
-        for section in ("bilstm", "tokenizer", "bf16_numerics"):
+        for section in SECTION_TITLES:
             if section in other:
                 merged[section] = other[section]
         merged["complete"] = merged["complete"] and other["complete"]
@@ -118,7 +124,8 @@ def merge_runs(runs: list[dict]) -> dict:
                 "command": other["command"],
                 "date": other["date"],
                 "stages": other.get("stages"),
-                "measurements": list(other["measurements"]),
+                "measurements": list(other["measurements"])
+                + [SECTION_TITLES[section] for section in SECTION_TITLES if section in other],
                 "load_average_start": other["machine"]["load_average_start"],
                 "load_average_end": other["machine"].get("load_average_end"),
                 "ceiling_gflops": other["ceiling"]["gflops"],
@@ -159,6 +166,8 @@ def chart_png(results: dict) -> bytes:
             [r["throughput_iqr"][1] - r["throughput_median"] for r in rows],
         ]
         colors = ["tab:blue" if n.startswith("ours") else "tab:gray" for n in names]
+        if results.get("other_runs"):
+            names = [f"{n} (run {r['run']})" for n, r in zip(names, rows, strict=True)]
         ax.barh(names, medians, xerr=errors, color=colors)
         ax.invert_yaxis()
         ax.set_title(key)
@@ -235,6 +244,14 @@ def markdown(results: dict, kept: str = "") -> str:
             f"{_fmt(other['ceiling_gflops']['bfloat16'])} bfloat16) measured: "
             f"{', '.join(other['measurements'])}."
             for other in results.get("other_runs", [])
+        ),
+        *(
+            [
+                f"- This page and `benchmarks.json` were written from those runs' JSON files by "
+                f"`{results['render_command']}`."
+            ]
+            if "render_command" in results
+            else []
         ),
         "- Each contender: one warm-up call (tracing, XLA compilation), then timed rounds in "
         "which every contender runs once, in rotating order. Figures are the median; the "
@@ -393,12 +410,11 @@ def missing_section(results: dict) -> list[str]:
             absent = [n for n in absent if n != "ours bf16 XLA"]
         if absent:
             missing.append(f"- {key}: {', '.join(absent)}")
-    titles = {
-        "bf16_numerics": "bfloat16 against float32",
-        "bilstm": "BiLSTM seconds per epoch",
-        "tokenizer": "tokenizer throughput (see *Tokenizer speed* for its own run)",
-    }
-    missing += [f"- {title}" for section, title in titles.items() if section not in results]
+    missing += [
+        f"- {title}" + (" (*Tokenizer speed* has its own run)" if section == "tokenizer" else "")
+        for section, title in SECTION_TITLES.items()
+        if section not in results
+    ]
     if not missing:
         return []
     return [

@@ -311,7 +311,9 @@ def main(argv=None) -> int:
         from benchmarks.report import merge_runs
 
         runs = [json.loads(Path(path).read_text(encoding="utf-8")) for path in args.render]
-        for path in write_all(merge_runs(runs), out):
+        merged = merge_runs(runs)
+        merged["render_command"] = "python -m benchmarks " + shlex.join(argv)
+        for path in write_all(merged, out):
             print(f"wrote {path}")
         return 0
     results = run(args, argv, save=lambda partial: write_all(partial, out))
