@@ -102,9 +102,6 @@ def _batches(x: np.ndarray, y: np.ndarray, shuffle_seed: int | None = None):
 
 
 def _plot_curves(history: list[dict], test: dict | None, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]

@@ -10,9 +10,6 @@ def plot_accuracy_by_length(results: dict[str, dict], ax=None):
 
     Each point is a length bucket at its mean length. Returns ``(figure, axes)``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if ax is None:

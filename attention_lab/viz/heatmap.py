@@ -25,9 +25,6 @@ def plot_heatmap(matrix, x_labels, y_labels, ax=None, title=None):
     Returns:
         ``(figure, axes)``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     matrix = np.asarray(matrix, dtype=np.float64)
