@@ -19,6 +19,7 @@ from attention_lab.training import (
     make_optimizer,
     train_validation_split,
 )
+from attention_lab.training.checkpoints import variable_key
 from attention_lab.training.finetune import check_max_len
 
 FAST = dict(jit_compile=False, batch_size=8, learning_rate=3e-3, warmup_fraction=0.0)
@@ -89,7 +90,7 @@ def test_training_learns_the_toy_task_in_bfloat16_and_stops_early(tmp_path):
     assert history[-1]["val_loss"] > history[best]["val_loss"]
     with np.load(tmp_path / "best.npz") as best_weights:  # the best epoch's weights are restored
         np.testing.assert_array_equal(
-            best_weights[model.classifier.kernel.path], model.classifier.kernel.numpy()
+            best_weights[variable_key(model.classifier.kernel)], model.classifier.kernel.numpy()
         )
     assert result["global_step"] == len(history) * 8
 

@@ -2,7 +2,7 @@
 
 A checkpoint is a folder ``ckpt-<global step>/`` holding
 
-- ``model.npz``: every model variable by its Keras path (``bert_classifier/bert/...``),
+- ``model.npz``: every model variable by its Keras path below the model (``bert/...``),
 - ``optimizer.npz``: the optimizer's variables (step counter, Adam moments, loss scale),
 - ``state.json``: where training stands (epoch, batch within the epoch, global step,
   history, early-stopping record) and the *signature* of the run (head, BERT config,
@@ -27,18 +27,28 @@ LATEST = "latest.json"
 STATE = "state.json"
 
 
+def variable_key(variable) -> str:
+    """A variable's path without its owner's name (``adam_w_5/iteration`` -> ``iteration``).
+
+    Keras numbers unnamed objects per process (``adam_w``, ``adam_w_1``, ...), so the owner's
+    name differs between the run that wrote a checkpoint and the run that resumes it.
+    """
+    return variable.path.split("/", 1)[-1]
+
+
 def variables_to_arrays(variables) -> dict[str, np.ndarray]:
     arrays = {}
     for variable in variables:
-        if variable.path in arrays:
-            raise CheckpointError(f"two variables share the path {variable.path!r}")
-        arrays[variable.path] = np.asarray(variable)
+        key = variable_key(variable)
+        if key in arrays:
+            raise CheckpointError(f"two variables share the path {key!r}")
+        arrays[key] = np.asarray(variable)
     return arrays
 
 
 def assign_arrays(variables, arrays, source: str) -> None:
     """Assign saved arrays to ``variables`` by path; any difference is an error naming it."""
-    expected = {v.path for v in variables}
+    expected = {variable_key(v) for v in variables}
     missing, extra = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
     if missing or extra:
         detail = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
@@ -47,7 +57,7 @@ def assign_arrays(variables, arrays, source: str) -> None:
             "or head. Use a new --out folder or the matching --model/--head"
         )
     for variable in variables:
-        value = arrays[variable.path]
+        value = arrays[variable_key(variable)]
         if tuple(value.shape) != tuple(variable.shape):
             raise CheckpointError(
                 f"{source}: {variable.path} has shape {tuple(value.shape)}, the model "

@@ -157,7 +157,8 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.signature = dict(signature or {})
         self.signature.update(
-            batch_size=config.batch_size, trainable=[v.path for v in model.trainable_variables]
+            batch_size=config.batch_size,
+            trainable=[checkpoints.variable_key(v) for v in model.trainable_variables],
         )
         self.strategy = strategy or default_strategy()
         self.progress = progress
