@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -145,20 +145,13 @@ def _with_labels(config: BertConfig) -> BertConfig:
 
 
 def _hf_config(config: BertConfig):
+    """The same architecture as a ``transformers.BertConfig``, through the exporter's mapping."""
     import transformers
 
-    return transformers.BertConfig(
-        vocab_size=config.vocab_size,
-        hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        hidden_act=config.hidden_act,
-        max_position_embeddings=config.max_position_embeddings,
-        type_vocab_size=config.type_vocab_size,
-        layer_norm_eps=config.layer_norm_eps,
-        num_labels=NUM_LABELS,
-    )
+    from attention_lab.convert.export import hf_config
+
+    labels = [f"LABEL_{i}" for i in range(NUM_LABELS)]
+    return transformers.BertConfig(**hf_config(replace(config, num_labels=NUM_LABELS), labels))
 
 
 def _torch_inputs(workload: Workload):
