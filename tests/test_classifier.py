@@ -31,6 +31,9 @@ def test_custom_head_has_the_chapters_154202_parameters_on_bert_base_width():
     assert model.head_dropout_1.rate == 0.2 and model.head_dropout_2.rate == 0.2
     # logits, not probabilities: no sigmoid squashing before a from_logits loss
     assert model.logits.activation is keras.activations.linear
+    # the chapter's Dense layers keep Keras's initialisation, not BERT's normal(0.02)
+    for dense in (model.head_dense, model.logits):
+        assert isinstance(dense.kernel_initializer, keras.initializers.GlorotUniform)
     prebuilt = build_classifier("prebuilt", config)
     assert _params([prebuilt.classifier]) == 1_538  # chapter section 5: Dense(2) on 768
 
