@@ -291,27 +291,11 @@ for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
     ax.legend(fontsize=8)
 fig.suptitle("GloVe + BiLSTM on IMDb: frozen (feature extraction) vs fine-tuned embeddings")
 fig.tight_layout()
-# train_bilstm switched matplotlib to its file backend (Agg), so display the PNG directly.
+# The PNG itself, so the notebook shows the figure whatever backend matplotlib runs on.
 buffer = io.BytesIO()
 fig.savefig(buffer, format="png", dpi=100)
 plt.close(fig)
 display(Image(buffer.getvalue()))
-
-# %% [markdown]
-# In full mode without finished runs, the command line's runs still in progress (their
-# `metrics.json` is rewritten after every epoch) show where the real trainings stand; their
-# test figures, from `attention-lab glove evaluate`, are in `docs/results.md`.
-
-# %%
-if MODE == "full":
-    for metrics_file in sorted((ROOT / "runs").glob("*/metrics.json")):
-        m = json.loads(metrics_file.read_text())
-        if m.get("limit") is None and m.get("history") and not m.get("test"):
-            accuracy = ", ".join(f"{h['accuracy']:.4f}" for h in m["history"])
-            print(
-                f"{metrics_file.parent.name}: {m['mode']}, {len(m['history'])} of "
-                f"{m['epochs']} epochs so far, train accuracy per epoch: {accuracy}"
-            )
 
 # %% [markdown]
 # Fine-tuning lets the embeddings move away from where GloVe placed words for general text

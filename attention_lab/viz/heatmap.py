@@ -1,8 +1,9 @@
 """A labelled token × token heatmap: the one picture behind every attention plot.
 
 Used for the encoder-decoder's alignments (target × source) and for BERT's attention heads
-(query × key). Matplotlib runs on the non-interactive Agg backend, so plotting works on a
-machine with no display and never opens a window.
+(query × key). The figures are returned, never shown: save them (``fig.savefig``) or let a
+notebook display them. On a machine with no display matplotlib falls back to its Agg
+backend by itself.
 """
 
 from __future__ import annotations
