@@ -58,3 +58,15 @@ def test_the_three_views_are_written_as_png(maps, tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cls.png", "head.png", "layer.png"]
+
+
+def test_confusion_matrix_writes_every_count_and_refuses_a_wrong_shape(tmp_path):
+    from attention_lab.viz.confusion import plot_confusion_matrix, save_confusion_matrix
+
+    fig, ax = plot_confusion_matrix([[10663, 1837], [2493, 10007]], ["negative", "positive"])
+    assert [t.get_text().split("\n")[0] for t in ax.texts] == ["10,663", "1,837", "2,493", "10,007"]
+    assert ax.texts[0].get_text().split("\n")[1] == "42.7%"
+    with pytest.raises(AttentionLabError, match="must be 2 x 2, got shape \\(3,\\)"):
+        plot_confusion_matrix([1, 2, 3], ["negative", "positive"])
+    png = save_confusion_matrix([[3, 1], [0, 4]], ["negative", "positive"], tmp_path / "cm.png")
+    assert png.read_bytes().startswith(b"\x89PNG")

@@ -32,10 +32,9 @@
 # if that command has already written its checkpoints under `runs/`, the tutorial loads them
 # instead of training.
 #
-# **The committed notebook was executed in fast mode**: the full training did not fit the
-# session that produced it (a shared 2-core CPU), so its accuracies and its alignment are
-# those of barely trained models. Run it in full mode, or `attention-lab seq2seq train
-# --task dates` then `attention-lab seq2seq plot`, for a trained model's alignment.
+# The committed notebook was executed in full mode, with the two checkpoints written by
+# `attention-lab seq2seq train --task dates --attention` and `--no-attention` (their training
+# is in `docs/results.md`).
 
 # %%
 import os

@@ -67,6 +67,7 @@ from attention_lab.training.finetune import encode_imdb, finetune, load_finetune
 from attention_lab.training.metrics import classification_metrics
 from attention_lab.training.trainer import TrainingConfig, predict_logits
 from attention_lab.viz.attention import attention_maps, plot_cls_across_layers, plot_head
+from attention_lab.viz.confusion import plot_confusion_matrix
 
 ROOT = Path(attention_lab.__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ATTENTION_LAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -232,15 +233,10 @@ print(
 )
 
 # %%
-fig, axes = plt.subplots(1, len(evaluations), figsize=(5.8 * len(evaluations), 3.8))
+fig, axes = plt.subplots(1, len(evaluations), figsize=(4.6 * len(evaluations), 4.2))
 for ax, (name, metrics) in zip(np.atleast_1d(axes), evaluations.items(), strict=True):
-    matrix = np.asarray(metrics["confusion_matrix"])
-    ax.imshow(matrix / matrix.sum(), cmap="Blues", vmin=0, vmax=1)
-    for (row, col), count in np.ndenumerate(matrix):
-        ax.text(col, row, f"{count:,}", ha="center", va="center")
-    ax.set_xticks([0, 1], ["predicted negative", "predicted positive"])
-    ax.set_yticks([0, 1], ["true negative", "true positive"])
-    ax.set_title(f"{name}: accuracy {metrics['accuracy']:.1%}")
+    title = f"{name}: accuracy {metrics['accuracy']:.1%}"
+    plot_confusion_matrix(metrics["confusion_matrix"], runs[name][1]["label_names"], ax, title)
 fig.tight_layout()
 show(fig)
 
