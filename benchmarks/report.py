@@ -39,11 +39,11 @@ def goals() -> tuple[tuple[str, str, str, float], ...]:
 
 
 LIMITS = """\
-- **Shared CPU.** The two cores are shared with other people's jobs; the load average before
-  and after the run is given above. Absolute figures move with that load, which is why all
-  contenders are timed in turn, round by round (rotating who goes first), in one process: the
-  ratios are fair even when the absolutes are not. Spread is the interquartile range of the
-  timed rounds.
+- **Other load.** The load average before and after the run is given above: about the
+  thread count means the benchmark had the cores to itself, more means other jobs shared
+  them. Absolute figures move with such load, which is why all contenders are timed in turn,
+  round by round (rotating who goes first), in one process: the ratios stay fair when the
+  absolutes do not. Spread is the interquartile range of the timed rounds.
 - **Matmul speed.** Matmuls are over 99% of BERT-Base's arithmetic (the elementwise work,
   GELU, softmax, LayerNorm, bias adds, is under 0.1 MFLOP per token and layer against 14 MFLOP
   of matmuls), so every contender is bounded by the matmul ceiling of its precision.
@@ -59,9 +59,8 @@ LIMITS = """\
   out. Our three float32 steps share one model and optimizer, as do PyTorch's two.
 - **PyTorch under load.** PyTorch splits each op statically across its OpenMP threads and
   waits for the slowest; when other jobs oversubscribe the cores, a descheduled thread stalls
-  the whole op. TensorFlow's thread pool hands out smaller shards dynamically and suffers less.
-  Under the load of this run the PyTorch figures are therefore pessimistic: on an idle
-  machine the ratios against PyTorch would be less favourable to us.
+  the whole op, while TensorFlow's thread pool hands out smaller shards dynamically and
+  suffers less. On a loaded machine the ratios against PyTorch therefore favour us.
 - **KerasHub** uses the tanh-approximate GELU, ours and Hugging Face's the exact erf GELU: the
   same matmuls, slightly different elementwise work.
 """
@@ -191,17 +190,27 @@ def _same_run(measurement: dict, a: str, b: str) -> bool:
     return a in rows and b in rows and rows[a].get("run") == rows[b].get("run")
 
 
-def goal_rows(results: dict) -> list[tuple[str, str, float, float, bool]]:
+def goal_rows(results: dict) -> list[tuple[str, str, float, float, bool, float, float]]:
+    """``(measurement, "ours / reference", ratio, goal, met, ours' and the reference's share
+    of the matmul ceiling)`` for every goal whose two contenders were measured in one run."""
     rows = []
     for ours, reference, kind, minimum in goals():
         for key, m in results["measurements"].items():
             if m["kind"] != kind or not _same_run(m, ours, reference):
                 continue
-            ratio = (
-                m["contenders"][ours]["throughput_median"]
-                / m["contenders"][reference]["throughput_median"]
+            a, b = m["contenders"][ours], m["contenders"][reference]
+            ratio = a["throughput_median"] / b["throughput_median"]
+            rows.append(
+                (
+                    key,
+                    f"{ours} / {reference}",
+                    ratio,
+                    minimum,
+                    ratio >= minimum,
+                    a["fraction_of_ceiling"],
+                    b["fraction_of_ceiling"],
+                )
             )
-            rows.append((key, f"{ours} / {reference}", ratio, minimum, ratio >= minimum))
     return rows
 
 
@@ -327,11 +336,17 @@ def markdown(results: dict, kept: str = "") -> str:
     lines += [
         "## Goals of issue 7",
         "",
-        "| measurement | ratio | measured | goal | met |",
-        "|---|---|---:|---:|---|",
+        "Each side's share of the matmul ceiling of its precision (see *Matmul ceiling*) says "
+        "how much room the slower one has left.",
+        "",
+        "| measurement | ratio | measured | goal | met | ours, of ceiling | other, of ceiling |",
+        "|---|---|---:|---:|---|---:|---:|",
     ]
-    for key, label, ratio, minimum, met in goal_rows(results):
-        lines.append(f"| {key} | {label} | {ratio:.2f} | ≥ {minimum} | {'yes' if met else 'no'} |")
+    for key, label, ratio, minimum, met, ours, reference in goal_rows(results):
+        lines.append(
+            f"| {key} | {label} | {ratio:.2f} | ≥ {minimum} | {'yes' if met else 'no'} | "
+            f"{ours:.0%} | {reference:.0%} |"
+        )
     lines += [""]
     if "bf16_numerics" in results:
         lines += bf16_section(results["bf16_numerics"])
