@@ -9,10 +9,10 @@ side in ``docs/benchmarks.md`` (``python -m benchmarks``):
 
 * float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
   (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` (tests/test_runtime.py)
-  and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in every
-  alternating comparison on this CPU that was faster than XLA (0.57 against 0.37
-  sequences/s at 8 × 128 in the recorded run, which was slowed by heavy load), since XLA's
-  CPU matmuls are slower than oneDNN's here (see the ceiling table).
+  and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in the
+  recorded run that was as fast as XLA for inference (8.05 against 8.04 sequences/s at
+  8 × 128, 6.62 against 6.46 at 16 × 150) and faster for a training step (2.09 against
+  1.65 examples/s at 16 × 150), where XLA's CPU code for the backward pass falls behind.
 * bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
   use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
   matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine

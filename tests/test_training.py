@@ -95,6 +95,20 @@ def test_training_learns_the_toy_task_in_bfloat16_and_stops_early(tmp_path):
     assert result["global_step"] == len(history) * 8
 
 
+def test_xla_compiled_steps_train_like_the_plain_graph(tmp_path):
+    data = toy_sentiment(32, seed=3)
+    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    initial = build_classifier("prebuilt", config).get_weights()
+    losses = {}
+    for jit in (False, True):  # the CPU default, then the GPU default
+        model = build_classifier("prebuilt", config)
+        model.set_weights(initial)
+        training = TrainingConfig(epochs=2, **{**FAST, "jit_compile": jit})
+        result = Trainer(model, training, tmp_path / str(jit), progress=False).fit(data)
+        losses[jit] = [epoch["loss"] for epoch in result["history"]]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+
+
 def test_a_checkpoint_from_another_model_is_refused(tmp_path):
     data = toy_sentiment(16)
     config = TrainingConfig(epochs=1, **FAST)

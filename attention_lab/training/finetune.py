@@ -45,9 +45,11 @@ LABEL_NAMES = ("negative", "positive")
 def execution_plan(precision: str, jit_compile: bool | None = None) -> tuple[str, bool]:
     """``(dtype policy, jit_compile)`` for ``--precision``.
 
-    XLA compiles float32 and float16 steps. bfloat16 on a CPU runs without XLA by default:
-    TensorFlow's oneDNN kernels use the CPU's bfloat16 dot-product instructions, XLA's CPU
-    backend does not (measured in docs/results.md). ``jit_compile`` overrides the choice.
+    XLA compiles the steps on a GPU. On a CPU they run as plain ``tf.function`` graphs of
+    TensorFlow's oneDNN kernels, which were faster than XLA there in float32 (a BERT-Base
+    training step 1.27x, docs/benchmarks.md; all-MiniLM-L6-v2 1.14x, docs/results.md) and
+    in bfloat16, whose dot-product instructions XLA's CPU backend does not use, as
+    :mod:`attention_lab.runtime` explains. ``jit_compile`` overrides the choice.
     """
     if precision not in PRECISIONS:
         raise AttentionLabError(
@@ -56,8 +58,7 @@ def execution_plan(precision: str, jit_compile: bool | None = None) -> tuple[str
     if jit_compile is None:
         import tensorflow as tf
 
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
-        jit_compile = on_gpu or precision != "bfloat16"
+        jit_compile = bool(tf.config.list_physical_devices("GPU"))
     return PRECISIONS[precision], jit_compile
 
 
