@@ -12,7 +12,7 @@ side in ``docs/benchmarks.md`` (``python -m benchmarks``):
   and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in the
   recorded run that was as fast as XLA for inference (8.05 against 8.04 sequences/s at
   8 × 128, 6.62 against 6.46 at 16 × 150) and faster for a training step (2.09 against
-  1.65 examples/s at 16 × 150), where XLA's CPU code for the backward pass falls behind.
+  1.65 examples/s at 16 × 150).
 * bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
   use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
   matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine
