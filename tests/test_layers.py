@@ -84,6 +84,11 @@ def test_encoder_block_uses_exact_erf_gelu():
 
     expected = [v * 0.5 * (1 + erf(v / sqrt(2))) for v in x.numpy()[0]]
     np.testing.assert_allclose(ACTIVATIONS["gelu"](x).numpy()[0], expected, atol=1e-6)
+    # bfloat16 in and out, computed in float32: only the output is rounded to bfloat16
+    out = ACTIVATIONS["gelu"](tf.cast(x, tf.bfloat16))
+    assert out.dtype == tf.bfloat16
+    rounded = tf.cast(tf.constant([expected], tf.float32), tf.bfloat16)
+    np.testing.assert_array_equal(out.numpy(), rounded.numpy())
 
 
 def test_embeddings_harness_and_position_table():

@@ -8,7 +8,11 @@ Post-LayerNorm, exactly as in BERT and Hugging Face's ``BertLayer``:
 
 The chapter describes the feed-forward sub-layer with a ReLU (the original Transformer); BERT
 uses the exact GELU, x · Φ(x) with Φ computed through erf, which is what ``hidden_act="gelu"``
-selects here.
+selects here. Under mixed precision GELU is computed in float32, as softmax and LayerNorm are:
+TensorFlow's bfloat16 erf is slow on CPU and rounds its argument to 8 bits. On this project's
+CPU, 12 layers' worth of GELU at 16 × 150 tokens took 0.69 s in bfloat16 against 0.26 s
+through float32, casts included, and the whole BERT-Base forward pass in mixed bfloat16 went
+from 7.83 to 8.37 sequences/s (measured side by side in one process).
 """
 
 from __future__ import annotations
@@ -17,9 +21,21 @@ import keras
 
 from attention_lab.layers.multi_head_attention import MultiHeadSelfAttention
 
+
+def _in_float32(activation):
+    """``activation`` computed in float32, returned in the input's dtype."""
+
+    def apply(x):
+        if x.dtype == "float32":
+            return activation(x)
+        return keras.ops.cast(activation(keras.ops.cast(x, "float32")), x.dtype)
+
+    return apply
+
+
 ACTIVATIONS = {
-    "gelu": lambda x: keras.activations.gelu(x, approximate=False),  # exact: x·Φ(x) via erf
-    "gelu_tanh": lambda x: keras.activations.gelu(x, approximate=True),
+    "gelu": _in_float32(lambda x: keras.activations.gelu(x, approximate=False)),  # x·Φ(x), erf
+    "gelu_tanh": _in_float32(lambda x: keras.activations.gelu(x, approximate=True)),
     "relu": keras.activations.relu,
 }
 
