@@ -9,10 +9,10 @@ side in ``docs/benchmarks.md`` (``python -m benchmarks``):
 
 * float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
   (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` (tests/test_runtime.py)
-  and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in the
-  recorded run that was as fast as XLA for inference (8.05 against 8.04 sequences/s at
-  8 × 128, 6.62 against 6.46 at 16 × 150) and faster for a training step (2.09 against
-  1.65 examples/s at 16 × 150).
+  and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in two
+  runs of the benchmark that was faster for a training step (2.09 and 2.04 examples/s at
+  16 × 150, against 1.65 and 1.62 with XLA) and as fast for inference within the runs'
+  noise (ours tf.function / ours XLA 1.00 and 1.01 at 8 × 128, 1.02 and 0.93 at 16 × 150).
 * bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
   use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
   matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine

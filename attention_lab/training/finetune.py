@@ -47,7 +47,7 @@ def execution_plan(precision: str, jit_compile: bool | None = None) -> tuple[str
 
     XLA compiles the steps on a GPU. On a CPU they run as plain ``tf.function`` graphs of
     TensorFlow's oneDNN kernels, which were faster than XLA there in float32 (a BERT-Base
-    training step 1.27x, docs/benchmarks.md; all-MiniLM-L6-v2 1.14x, docs/results.md) and
+    training step 1.26x, docs/benchmarks.md; all-MiniLM-L6-v2 1.14x, docs/results.md) and
     in bfloat16, whose dot-product instructions XLA's CPU backend does not use, as
     :mod:`attention_lab.runtime` explains. ``jit_compile`` overrides the choice.
     """
