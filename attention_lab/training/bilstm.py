@@ -222,6 +222,7 @@ def train_bilstm(
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=[EpochRecorder()],
+        shuffle=False,  # the dataset reshuffles itself, seeded; Keras cannot shuffle a tf.data
         verbose=verbose,
     )
     results = model.evaluate(
