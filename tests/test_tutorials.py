@@ -88,3 +88,31 @@ def test_committed_notebook_is_the_executed_twin(source):
     pngs = _png_outputs(notebook)
     assert len(pngs) >= _plotting_cells(notebook) > 0
     assert all(png.startswith(PNG_MAGIC) for png in pngs)
+
+
+def test_execute_script_strips_only_tensorflows_start_up_lines():
+    import importlib.util
+
+    import nbformat
+
+    path = TUTORIALS_DIR.parent / "scripts" / "execute_tutorials.py"
+    spec = importlib.util.spec_from_file_location("execute_tutorials", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    tf_lines = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795552380.072107   10604 port.cc:153] oneDNN custom operations are on.\n"
+        "E0000 00:00:1795541617.144379   25889 cuda_platform.cc:52] failed call to cuInit\n"
+    )
+    cell = nbformat.v4.new_code_cell("import tensorflow")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=tf_lines),
+        nbformat.v4.new_output("stream", name="stderr", text=tf_lines + "UserWarning: kept\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 printed by the code\n"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    script.strip_tf_startup_lines(notebook)
+    assert [(o.name, o.text) for o in cell.outputs] == [
+        ("stderr", "UserWarning: kept\n"),
+        ("stdout", "I0000 printed by the code\n"),
+    ]
