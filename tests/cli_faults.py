@@ -4,8 +4,10 @@
   this process through :func:`attention_lab.cli.main.main` (fast: TensorFlow is imported
   once), or as ``python -m attention_lab`` in a fresh process with ``subprocess=True`` (for
   what only a real process shows: what it writes to its file descriptors, its exit code after
-  a crash). In this process an uncaught exception is turned into what Python itself would do:
-  the traceback on stderr and status 1, so that "no traceback" can be asserted either way.
+  a crash; TensorFlow's C++ start-up log lines are removed from its stderr, as
+  ``scripts/execute_tutorials.py`` removes them from the notebooks). In this process an
+  uncaught exception is turned into what Python itself would do: the traceback on stderr and
+  status 1, so that "no traceback" can be asserted either way.
 - :func:`assert_refused`: status 2, one line on stderr naming the command, no traceback, and
   the words the message must contain.
 - :func:`snapshot`: ``{relative path: sha256}`` of every file under a folder (or of one
@@ -18,12 +20,19 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import subprocess as _subprocess
 import sys
 import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# What TensorFlow's C++ runtime logs while it starts, whatever TF_CPP_MIN_LOG_LEVEL says.
+TF_STARTUP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] .*|To enable the following "
+    r"instructions: .*)$"
+)
 
 
 @contextlib.contextmanager
@@ -95,7 +104,12 @@ def _in_subprocess(args: list[str], cwd, env, stdin: str | None) -> tuple[int, s
         text=True,
         timeout=600,
     )
-    return done.returncode, done.stdout, done.stderr
+    stderr = "".join(
+        line
+        for line in done.stderr.splitlines(keepends=True)
+        if not TF_STARTUP_LINE.match(line.rstrip())
+    )
+    return done.returncode, done.stdout, stderr
 
 
 def run_cli(
