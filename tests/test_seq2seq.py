@@ -9,11 +9,18 @@ import numpy as np
 import pytest
 
 from attention_lab.cli.main import main
+from attention_lab.data.char_vocabulary import END, PAD
 from attention_lab.errors import AttentionLabError
-from attention_lab.models.seq2seq import EncoderDecoder, load_checkpoint, save_checkpoint
+from attention_lab.models.seq2seq import EncoderDecoder
 from attention_lab.tasks import DATES
-from attention_lab.tasks.training import TrainingSettings, build_model, exact_match, fit
-from attention_lab.tasks.vocabulary import END, PAD
+from attention_lab.training.seq2seq import (
+    TrainingSettings,
+    build_model,
+    exact_match,
+    fit,
+    load_run,
+    save_run,
+)
 
 # Small enough to train in well under a minute on two CPU cores, large enough to align.
 SETTINGS = TrainingSettings(epochs=3, n_train=4_096, batch_size=64, units=32, learning_rate=5e-3)
@@ -27,7 +34,7 @@ def tiny_model(attention: bool) -> EncoderDecoder:
         DATES.max_target_len,
         embedding_dim=8,
         units=8,
-        attention=attention,
+        use_attention=attention,
     )
     model.build()
     return model
@@ -50,6 +57,16 @@ def test_shapes_and_masked_alignment(attention):
     np.testing.assert_allclose(alignment.sum(-1), 1.0, rtol=1e-5)
 
 
+def test_config_round_trip_and_the_flag_of_older_checkpoints():
+    model = tiny_model(attention=False)
+    config = model.get_config()
+    assert EncoderDecoder.from_config(config).get_config() == config
+    # Checkpoints written before the rename store the flag as "attention".
+    older = {**config, "attention": config["use_attention"]}
+    del older["use_attention"]
+    assert EncoderDecoder.from_config(older).get_config() == config
+
+
 def test_decoding_stops_at_the_end_token():
     model = tiny_model(attention=True)
     bias = np.zeros(DATES.target_vocab.size, dtype="float32")
@@ -67,7 +84,8 @@ def test_decoding_stops_at_the_end_token():
 @pytest.mark.parametrize(
     ("texts", "message"),
     [
-        ([""], "empty input"),
+        ([""], "empty or only whitespace"),
+        (["   "], "empty or only whitespace"),
         (["3 März 2021"], "outside the model's vocabulary"),
         (["x" * 41], "at most 40"),
         ("3 March 2021", "list of strings"),
@@ -78,16 +96,24 @@ def test_translate_rejects_bad_input(texts, message):
         tiny_model(attention=False).translate(texts)
 
 
+# What train_run writes to training.json, in short.
+RUN_RECORD = {
+    "task": "dates",
+    "attention": True,
+    "settings": {"epochs": SETTINGS.epochs},
+    "exact_match": 0.5,
+    "exact_match_by_length": [{"first": 5, "last": 9, "examples": 2, "exact_match": 0.5}],
+}
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small dates model with attention, trained once for the tests below."""
     train, test = DATES.split(SETTINGS.n_train, 200, seed=SETTINGS.seed)
-    model = build_model(DATES, attention=True, settings=SETTINGS)
+    model = build_model(DATES, use_attention=True, settings=SETTINGS)
     untrained = exact_match(model, test[:50])
     history = fit(model, DATES, train, SETTINGS, verbose=0)
-    checkpoint = save_checkpoint(
-        model, tmp_path_factory.mktemp("seq2seq") / "dates", {"task": "dates", "attention": True}
-    )
+    checkpoint = save_run(model, tmp_path_factory.mktemp("seq2seq") / "dates", RUN_RECORD)
     return model, history.history["loss"], untrained, test, checkpoint
 
 
@@ -130,8 +156,8 @@ def test_decoded_dates_end_with_the_end_token(trained):
 @pytest.mark.slow
 def test_save_and_load_give_the_same_translation(trained):
     model, _, _, test, checkpoint = trained
-    loaded, metadata = load_checkpoint(checkpoint)
-    assert metadata == {"task": "dates", "attention": True}
+    loaded, metadata = load_run(checkpoint)
+    assert metadata == RUN_RECORD
     sources = [s for s, _ in test[:64]]
     for before, after in zip(model.translate(sources), loaded.translate(sources), strict=True):
         assert before.text == after.text
@@ -152,7 +178,7 @@ def test_cli_translate_plot_and_errors(trained, tmp_path, capsys):
     assert main(argv) == 2
     assert "outside the model's vocabulary" in capsys.readouterr().err
     assert main(["seq2seq", "translate", "--checkpoint", str(tmp_path), "x"]) == 2
-    assert "not a seq2seq checkpoint" in capsys.readouterr().err
+    assert "not a seq2seq run folder" in capsys.readouterr().err
 
 
 def _metadata(attention: bool, accuracies: list[float]) -> dict:

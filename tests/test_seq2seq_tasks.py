@@ -7,10 +7,10 @@ import datetime
 import numpy as np
 import pytest
 
+from attention_lab.data.char_vocabulary import END, PAD, START, CharVocabulary
 from attention_lab.errors import AttentionLabError
 from attention_lab.tasks import DATES, REVERSE, get_task
 from attention_lab.tasks.dates import FORMATS, ordinal
-from attention_lab.tasks.vocabulary import END, PAD, START, CharVocabulary
 
 
 def test_dates_are_seeded_valid_and_within_the_model_limits():
@@ -65,7 +65,8 @@ def test_teacher_forcing_arrays_shift_the_target_by_one():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "empty input"),
+        ("", "empty or only whitespace"),
+        ("   ", "empty or only whitespace"),
         ("3 März 2021", "outside the model's vocabulary: 'ä'"),
         ("3" * 41, "has 41 characters; this model reads at most 40"),
     ],

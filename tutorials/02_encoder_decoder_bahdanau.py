@@ -58,13 +58,13 @@ from IPython.display import Image, display
 
 import attention_lab
 from attention_lab.layers.bahdanau import BahdanauAttention
-from attention_lab.models.seq2seq import load_checkpoint
 from attention_lab.tasks import get_task
-from attention_lab.tasks.training import (
+from attention_lab.training.seq2seq import (
     TrainingSettings,
     build_model,
     exact_match_by_length,
     fit,
+    load_run,
 )
 from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
 from attention_lab.viz.alignment import plot_alignment
@@ -141,7 +141,7 @@ def trained(attention: bool):
     kind = "attention" if attention else "plain"
     checkpoint = ROOT / "runs" / f"seq2seq-dates-{kind}"
     if MODE == "full" and (checkpoint / "training.json").is_file():
-        model, metadata = load_checkpoint(checkpoint)
+        model, metadata = load_run(checkpoint)
         if metadata["settings"] == vars(settings):
             print(f"{kind}: loaded {checkpoint.relative_to(ROOT)} (trained by the CLI)")
             return model

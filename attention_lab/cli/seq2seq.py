@@ -1,9 +1,11 @@
 """``attention-lab seq2seq train|translate|plot|compare``: encoder-decoders with and without
 Bahdanau attention on the synthetic tasks (chapter section 3).
 
-- ``train --task dates|reverse [--attention/--no-attention] [--epochs N] [--out DIR]``
-  trains with teacher forcing, then prints the exact-match accuracy on held-out examples
-  (sources never seen in training), overall and by input length, and saves the checkpoint.
+- ``train --task dates|reverse [--attention/--no-attention] [--epochs N] [--out DIR]
+  [--overwrite]`` trains with teacher forcing, then prints the exact-match accuracy on
+  held-out examples (sources never seen in training), overall and by input length, and saves
+  the checkpoint. An existing --out is replaced only with --overwrite, and only if it is a
+  checkpoint folder itself.
 - ``translate --checkpoint DIR TEXT…`` decodes greedily.
 - ``plot --checkpoint DIR TEXT --out FILE.png`` draws the alignment (output × source).
 - ``compare --checkpoint DIR --checkpoint DIR --out FILE.png`` tabulates and plots the
@@ -13,9 +15,7 @@ Bahdanau attention on the synthetic tasks (chapter section 3).
 from __future__ import annotations
 
 import argparse
-import time
 
-LENGTH_BUCKET = 5
 DEFAULT_TEST_EXAMPLES = 2_000
 
 
@@ -44,6 +44,11 @@ def register(subparsers) -> None:
     train.add_argument("--units", type=int, default=64, help="encoder LSTM units per direction")
     train.add_argument("--seed", type=int, default=0, help="fixes the data and the weights")
     train.add_argument("--out", help="checkpoint folder (default: runs/seq2seq-TASK-KIND)")
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing checkpoint folder at --out (never a folder of other files)",
+    )
     train.set_defaults(func=run_train)
 
     translate = actions.add_parser("translate", help="greedy decoding of one or more inputs")
@@ -71,11 +76,6 @@ def _kind(attention: bool) -> str:
     return "attention" if attention else "plain"
 
 
-def _length_edges(task) -> list[int]:
-    """Buckets of ``LENGTH_BUCKET`` characters from 5 up to the task's longest input."""
-    return [*range(5, task.max_source_len + 1, LENGTH_BUCKET), task.max_source_len + 1]
-
-
 def _check_positive(**values) -> None:
     from attention_lab.errors import AttentionLabError
 
@@ -92,14 +92,12 @@ def run_train(args) -> int:
         batch_size=args.batch_size,
         units=args.units,
     )
-    from attention_lab.models.seq2seq import save_checkpoint
+    if not args.learning_rate > 0:
+        from attention_lab.errors import AttentionLabError
+
+        raise AttentionLabError(f"--learning-rate must be positive, got {args.learning_rate}")
     from attention_lab.tasks import get_task
-    from attention_lab.tasks.training import (
-        TrainingSettings,
-        build_model,
-        exact_match_by_length,
-        fit,
-    )
+    from attention_lab.training.seq2seq import TrainingSettings, train_run
 
     task = get_task(args.task)
     settings = TrainingSettings(
@@ -111,44 +109,22 @@ def run_train(args) -> int:
         seed=args.seed,
     )
     out = args.out or f"runs/seq2seq-{task.name}-{_kind(args.attention)}"
-    train, test = task.split(settings.n_train, args.test_examples, settings.seed)
-    model = build_model(task, args.attention, settings)
-    print(
-        f"{task.name}: {task.description}; {_kind(args.attention)} encoder-decoder, "
-        f"{model.count_params():,} parameters, {len(train):,} training examples"
+    metadata = train_run(
+        task, args.attention, settings, args.test_examples, out, overwrite=args.overwrite
     )
-    start = time.perf_counter()
-    history = fit(model, task, train, settings, verbose=2)
-    train_seconds = time.perf_counter() - start
-    by_length = exact_match_by_length(model, test, _length_edges(task))
-    accuracy = sum(n * acc for _, _, n, acc in by_length) / len(test)
-    metadata = {
-        "task": task.name,
-        "attention": args.attention,
-        "settings": vars(settings),
-        "train_seconds": round(train_seconds, 1),
-        "final_loss": float(history.history["loss"][-1]),
-        "test_examples": len(test),
-        "exact_match": accuracy,
-        "exact_match_by_length": [
-            {"first": first, "last": last, "examples": n, "exact_match": acc}
-            for first, last, n, acc in by_length
-        ],
-    }
-    path = save_checkpoint(model, out, metadata)
     print(
-        f"trained in {train_seconds:.0f} s; exact match on {len(test):,} held-out examples: "
-        f"{accuracy:.2%}"
+        f"trained in {metadata['train_seconds']:.0f} s; exact match on "
+        f"{metadata['test_examples']:,} held-out examples: {metadata['exact_match']:.2%}"
     )
     print(format_length_table({_kind(args.attention): metadata}))
-    print(f"saved -> {path}")
+    print(f"saved -> {out}")
     return 0
 
 
 def run_translate(args) -> int:
-    from attention_lab.models.seq2seq import load_checkpoint
+    from attention_lab.training.seq2seq import load_run
 
-    model, _ = load_checkpoint(args.checkpoint)
+    model, _ = load_run(args.checkpoint)
     for translation in model.translate(args.texts):
         note = "" if translation.ended else "  (no end token: output hit the maximum length)"
         print(f"{translation.source}\t{translation.text}{note}")
@@ -156,11 +132,11 @@ def run_translate(args) -> int:
 
 
 def run_plot(args) -> int:
-    from attention_lab.models.seq2seq import load_checkpoint
+    from attention_lab.training.seq2seq import load_run
     from attention_lab.viz.alignment import plot_alignment
     from attention_lab.viz.attention import save_figure
 
-    model, _ = load_checkpoint(args.checkpoint)
+    model, _ = load_run(args.checkpoint)
     translation = model.translate([args.text])[0]
     fig, _ = plot_alignment(translation)
     path = save_figure(fig, args.out)
@@ -196,13 +172,13 @@ def format_length_table(results: dict[str, dict]) -> str:
 
 
 def run_compare(args) -> int:
-    from attention_lab.models.seq2seq import read_metadata
+    from attention_lab.training.seq2seq import read_run_metadata
     from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
     from attention_lab.viz.attention import save_figure
 
     results = {}
     for checkpoint in args.checkpoint:
-        metadata = read_metadata(checkpoint)
+        metadata = read_run_metadata(checkpoint)
         label = _kind(metadata["attention"])
         results[label if label not in results else f"{label} ({checkpoint})"] = metadata
     print(format_length_table(results))

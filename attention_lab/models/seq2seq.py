@@ -24,28 +24,25 @@ networks use ``keras.layers.LSTMCell`` instead, which never does: the encoder's 
 ``keras.layers.RNN``, the decoder's by :meth:`Seq2SeqDecoder.step` inside ``tf.scan``, two
 ``while`` loops that XLA compiles on CPU and GPU alike (a step loop is needed anyway: attention
 needs ``sₜ₋₁`` to build the input of step ``t``). A Python loop unrolled at trace time compiles
-too, but for 61-step reversals XLA took over six minutes on two CPU cores, the scan 34 seconds.
+too, but its graph, and XLA's compile time with it, grows with the number of steps, while the
+scan's body is one step whatever the length.
+
+The model holds no file I/O: its run folder (``model.keras`` + ``training.json``) is written
+and read by :mod:`attention_lab.training.seq2seq`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.io import atomic_directory
+from attention_lab.data.char_vocabulary import END, PAD, START, CharVocabulary
+from attention_lab.errors import AttentionLabError
 from attention_lab.layers.bahdanau import BahdanauAttention
-from attention_lab.tasks.vocabulary import END, PAD, START, CharVocabulary
-
-MODEL_FILE = "model.keras"
-METADATA_FILE = "training.json"
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
@@ -234,12 +231,14 @@ class EncoderDecoder(keras.Model):
         max_target_len: longest output, not counting the end token.
         embedding_dim: size of the source and target character embeddings.
         units: encoder LSTM units per direction (the decoder has ``2·units``).
-        attention: True for Bahdanau attention, False for the fixed summary.
+        use_attention: True for Bahdanau attention (the decoder's ``attention`` layer), False
+            for the fixed summary.
         attention_units: hidden size of the scoring network (default ``units``).
 
     Call arguments:
         inputs: dict with ``source`` ``(batch, max_source_len)`` and ``decoder_input``
-            ``(batch, max_target_len + 1)``, as made by ``Seq2SeqTask.arrays``.
+            ``(batch, max_target_len + 1)``: ids of the source characters, and ``<s>``
+            followed by the target's (teacher forcing), both padded with 0.
 
     Returns:
         logits ``(batch, max_target_len + 1, target vocabulary size)``.
@@ -253,11 +252,11 @@ class EncoderDecoder(keras.Model):
         max_target_len: int,
         embedding_dim: int = 32,
         units: int = 64,
-        attention: bool = True,
+        use_attention: bool = True,
         attention_units: int | None = None,
         **kwargs,
     ):
-        kwargs.setdefault("name", "encoder_decoder" if attention else "plain_encoder_decoder")
+        kwargs.setdefault("name", "encoder_decoder" if use_attention else "plain_encoder_decoder")
         super().__init__(**kwargs)
         self.source_alphabet = source_alphabet
         self.target_alphabet = target_alphabet
@@ -265,7 +264,7 @@ class EncoderDecoder(keras.Model):
         self.max_target_len = max_target_len
         self.embedding_dim = embedding_dim
         self.units = units
-        self.attention = attention
+        self.use_attention = use_attention
         self.attention_units = attention_units
         self.source_vocab = CharVocabulary(source_alphabet)
         self.target_vocab = CharVocabulary(target_alphabet)
@@ -282,7 +281,7 @@ class EncoderDecoder(keras.Model):
             self.target_vocab.size,
             self.embedding_dim,
             2 * self.units,
-            attention_units=(self.attention_units or self.units) if self.attention else None,
+            attention_units=(self.attention_units or self.units) if self.use_attention else None,
             name="decoder",
         )
         self.encoder.build(source_shape)
@@ -365,11 +364,11 @@ class EncoderDecoder(keras.Model):
             source_tokens=list(text),
             target_tokens=[vocab.tokens[i] for i in ids[:n_out]],
             ended=ended,
-            alignment=weights[:n_out, : len(text)] if self.attention else None,
+            alignment=weights[:n_out, : len(text)] if self.use_attention else None,
         )
 
     def _require_attention(self):
-        if not self.attention:
+        if not self.use_attention:
             raise AttentionLabError(
                 "this model has no attention, so no alignment: train one with --attention"
             )
@@ -383,49 +382,14 @@ class EncoderDecoder(keras.Model):
             max_target_len=self.max_target_len,
             embedding_dim=self.embedding_dim,
             units=self.units,
-            attention=self.attention,
+            use_attention=self.use_attention,
             attention_units=self.attention_units,
         )
         return config
 
-
-def save_checkpoint(model: EncoderDecoder, out_dir: str | os.PathLike, metadata: dict) -> Path:
-    """Write ``model.keras`` and ``training.json`` into ``out_dir`` atomically, replacing an
-    older checkpoint there."""
-    with atomic_directory(out_dir, overwrite=True) as tmp:
-        model.save(tmp / MODEL_FILE)
-        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-    return Path(out_dir)
-
-
-def _require_checkpoint(path: Path) -> None:
-    if not (path / MODEL_FILE).is_file() or not (path / METADATA_FILE).is_file():
-        raise CheckpointError(
-            f"{path}: not a seq2seq checkpoint (needs {MODEL_FILE} and {METADATA_FILE}); "
-            "write one with `attention-lab seq2seq train --out DIR`"
-        )
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The ``training.json`` of a checkpoint: task, settings and held-out accuracy."""
-    path = Path(path)
-    _require_checkpoint(path)
-    try:
-        return json.loads((path / METADATA_FILE).read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path / METADATA_FILE}: malformed JSON ({err})") from err
-
-
-def load_checkpoint(path: str | os.PathLike) -> tuple[EncoderDecoder, dict]:
-    """Load a folder written by :func:`save_checkpoint`. Returns ``(model, metadata)``."""
-    path = Path(path)
-    metadata = read_metadata(path)
-    try:
-        model = keras.saving.load_model(path / MODEL_FILE)
-    except (ValueError, OSError) as err:
-        raise CheckpointError(f"{path / MODEL_FILE}: cannot load ({err})") from err
-    if not isinstance(model, EncoderDecoder):
-        raise CheckpointError(
-            f"{path / MODEL_FILE} holds a {type(model).__name__}, not a seq2seq model"
-        )
-    return model, metadata
+    @classmethod
+    def from_config(cls, config):
+        if "attention" in config:  # written before the flag was renamed use_attention
+            config = {**config, "use_attention": config["attention"]}
+            del config["attention"]
+        return super().from_config(config)

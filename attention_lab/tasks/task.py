@@ -1,4 +1,8 @@
-"""What a seq2seq task is: two alphabets, maximum lengths and a seeded example generator."""
+"""What a seq2seq task is: two alphabets, maximum lengths and a seeded example generator.
+
+A task only makes data (pairs of strings and their teacher-forcing arrays); models and
+training live in :mod:`attention_lab.models.seq2seq` and :mod:`attention_lab.training.seq2seq`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attention_lab.data.char_vocabulary import END, PAD, START, CharVocabulary
 from attention_lab.errors import AttentionLabError
-from attention_lab.tasks.vocabulary import END, PAD, START, CharVocabulary
 
 
 @dataclass(frozen=True)

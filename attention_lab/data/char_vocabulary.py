@@ -1,8 +1,11 @@
-"""Character vocabularies for the seq2seq tasks: one id per character plus three specials.
+"""Character vocabularies of the encoder-decoder (chapter section 3): one id per character
+plus three specials.
 
 Id 0 is padding, 1 the start token the decoder is fed first, 2 the end token it emits last;
-the task's characters follow in alphabet order. A character outside the alphabet, an empty
-input or one longer than the model's maximum is an error, never silently dropped or cut.
+the alphabet's characters follow in order. A character outside the alphabet, an input that is
+empty or only whitespace, or one longer than the model's maximum is an error, never silently
+dropped or cut. The seq2seq tasks (:mod:`attention_lab.tasks`) encode their examples with it
+and the model (:mod:`attention_lab.models.seq2seq`) its inputs and outputs.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ class CharVocabulary:
         return len(self.tokens)
 
     def encode(self, text: str, max_len: int) -> list[int]:
-        """Ids of ``text``'s characters; raises on empty, too long or unknown characters."""
-        if not text:
-            raise AttentionLabError("empty input: give at least one character")
+        """Ids of ``text``'s characters; raises on empty, blank, too long or unknown input."""
+        if not text.strip():
+            raise AttentionLabError(
+                f"input {text!r} is empty or only whitespace; give at least one visible character"
+            )
         if len(text) > max_len:
             raise AttentionLabError(
                 f"input {text!r} has {len(text)} characters; this model reads at most "
