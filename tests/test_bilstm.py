@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
-from glove_imdb_data import glove_vectors, imdb_cache_dir
+from glove_imdb_data import glove_vectors, imdb_cache_dir, write_tiny_imdb_archive
 
 from attention_lab.data import imdb
 from attention_lab.errors import AttentionLabError
@@ -82,18 +83,35 @@ def test_short_training_run_learns(tmp_path, imdb_archive, glove_file, monkeypat
         evaluate_bilstm(tmp_path)
 
 
+class _InterruptAfterFirstEpoch(keras.callbacks.Callback):
+    """What Ctrl-C does once the first epoch has been saved."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+
 @pytest.mark.slow
-def test_scratch_run_resumes_after_interruption(tmp_path, imdb_archive, monkeypatch):
+def test_an_interrupted_run_resumes_only_with_its_settings(tmp_path, monkeypatch):
     from attention_lab.training.bilstm import train_bilstm
 
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(imdb_cache_dir(imdb_archive)))
-    settings = {"data": imdb_archive, "max_len": 16, "limit": 200, "verbose": 0}
-    first = train_bilstm("scratch", 1, tmp_path, **settings)
-    assert first["unknown_tokens"] is None and len(first["history"]) == 1
-    resumed = train_bilstm("scratch", 2, tmp_path, resume=True, **settings)
+    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    archive = write_tiny_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
+    out = tmp_path / "run"
+    settings = {"data": archive, "max_len": 8, "verbose": 0}
+    with pytest.raises(KeyboardInterrupt):
+        train_bilstm("scratch", 2, out, callbacks=[_InterruptAfterFirstEpoch()], **settings)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert len(saved["history"]) == 1 and saved["test"] is None
+    with pytest.raises(
+        AttentionLabError, match=r"interrupted run \(1 of 2 epochs\); pass --resume"
+    ):
+        train_bilstm("scratch", 2, out, **settings)
+    with pytest.raises(AttentionLabError, match="epochs 3 here, 2 in the run; max_len 9 here, 8"):
+        train_bilstm("scratch", 3, out, resume=True, **{**settings, "max_len": 9})
+    resumed = train_bilstm("scratch", 2, out, resume=True, **settings)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2]
-    assert resumed["history"][0] == first["history"][0] and resumed["resumed_at"] == [1]
-    with pytest.raises(AttentionLabError, match="already holds 2 epochs"):
-        train_bilstm("scratch", 2, tmp_path, resume=True, **settings)
-    with pytest.raises(AttentionLabError, match=r"settings differ \(max_len\)"):
-        train_bilstm("scratch", 3, tmp_path, resume=True, **{**settings, "max_len": 20})
+    assert resumed["history"][0] == saved["history"][0] and resumed["resumed_at"] == [1]
+    assert resumed["unknown_tokens"] is None and resumed["test"] is not None
+    with pytest.raises(AttentionLabError, match="holds a finished run"):
+        train_bilstm("scratch", 2, out, resume=True, **settings)

@@ -44,17 +44,32 @@ def _write(path, lines):
     return path
 
 
-def test_malformed_lines_are_counted_not_fatal(tmp_path):
+def test_malformed_lines_are_skipped_and_named(tmp_path, caplog):
     lines = [f"w{i} " + " ".join(f"{i}.{j}" for j in range(4)) for i in range(8)]
     lines[2] = "short 1.0 2.0"  # wrong dimension
     lines[5] = "bad 1.0 x 2.0 3.0"  # not a number
     lines[6] = "two words 1.0 2.0 3.0 4.0"  # a space inside the word: 5 values
     glove = load_glove(_write(tmp_path / "tiny.4d.txt", lines))
     assert glove.skipped_lines == [3, 6, 7]
+    assert [str(line) for line in glove.skipped] == [
+        "line 3 ('short': 2 values, not 4)",
+        "line 6 ('bad': a value that is not a number)",
+        "line 7 ('two': 5 values, not 4)",
+    ]
+    [warning] = caplog.messages
+    assert "skipped 3 malformed line(s): line 3 ('short': 2 values, not 4), line 6" in warning
     assert glove.words == ["w0", "w1", "w3", "w4", "w7"]
     np.testing.assert_array_equal(glove.get("w7"), np.array([7.0, 7.1, 7.2, 7.3], np.float32))
     # No dimension in the name: the most common line length is used.
     assert load_glove(_write(tmp_path / "vectors.txt", lines)).dim == 4
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "Infinity", "3e39"])
+def test_a_non_finite_value_is_an_error_that_names_its_line(tmp_path, value):
+    lines = [f"w{i} 0.1 0.2 0.3" for i in range(6)]
+    lines[4] = f"broken 0.1 {value} 0.3"
+    with pytest.raises(AttentionLabError, match=r"line 5 \('broken'\) holds a NaN or infinite"):
+        load_glove(_write(tmp_path / "v.3d.txt", lines))
 
 
 def test_wrong_dimension_is_an_error_that_names_it(tmp_path):

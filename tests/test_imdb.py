@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from glove_imdb_data import imdb_cache_dir, imdb_splits
+from glove_imdb_data import imdb_cache_dir, imdb_splits, write_tiny_imdb_archive
 
 from attention_lab.cli.main import main as cli_main
 from attention_lab.data import imdb
@@ -152,3 +152,39 @@ def test_cli_bad_path_exits_2(tmp_path, capsys):
     assert cli_main(["imdb", "stats", "--data", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "error: IMDb data not found" in err and "Traceback" not in err
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:10])
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "reason"),
+    [
+        (_truncate, "train.texts.bin", "train.texts.bin has 10 bytes, not "),
+        (_flip_last_byte, "train.labels.npy", "train.labels.npy does not match its SHA-256"),
+        (Path.unlink, "train.offsets.npy", "train.offsets.npy is missing"),
+        (_truncate, "manifest.json", "unreadable: JSONDecodeError"),
+    ],
+)
+def test_a_damaged_cache_is_rebuilt_and_said(tmp_path, monkeypatch, caplog, damage, file, reason):
+    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    archive = write_tiny_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
+    first = imdb.read_imdb("train", archive)
+    # Label 1 is the archive's pos/ folder, whose tiny reviews say "good".
+    assert [b"good" in text for text in first.texts] == [bool(x) for x in first.labels]
+    [folder] = (tmp_path / "cache" / "imdb").iterdir()
+    damage(folder / file)
+    again = imdb.read_imdb("train", archive)
+    assert again.texts == first.texts
+    np.testing.assert_array_equal(again.labels, first.labels)
+    [warning] = caplog.messages
+    assert f"the IMDb cache {folder} is damaged ({reason}" in warning
+    assert f"rebuilding it from {archive}" in warning
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no leftovers

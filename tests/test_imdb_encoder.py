@@ -9,7 +9,7 @@ from glove_imdb_data import imdb_splits, train_vocabulary
 from attention_lab.data.text_encoder import (
     TokenEncoder,
     build_vocabulary,
-    encode_texts,
+    encode_and_pad,
     pad_and_truncate,
     tokenize,
 )
@@ -105,11 +105,11 @@ def test_padding_matches_keras_pad_sequences():
         pad_and_truncate(sequences, 0)
 
 
-def test_encode_texts_on_real_reviews(reviews):
+def test_encode_and_pad_on_real_reviews(reviews):
     train, _ = reviews
     vocabulary, _ = build_vocabulary(train.texts[:300])
     encoder = TokenEncoder(vocabulary)
-    encoded = encode_texts(encoder, train.texts[:300], max_len=150)
+    encoded = encode_and_pad(encoder, train.texts[:300], max_len=150)
     lengths = [len(encoder.encode(text)) for text in train.texts[:300]]
     assert encoded.shape == (300, 150)
     np.testing.assert_array_equal((encoded > 0).sum(axis=1), np.minimum(lengths, 150))

@@ -49,8 +49,16 @@ def register(subparsers) -> None:
     train.add_argument(
         "--learning-rate", type=float, default=1e-3, help="Adam's learning rate (Keras default)"
     )
-    train.add_argument("--out", default="runs/glove-bilstm", help="output folder")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument(
+        "--out",
+        help="run folder, new or empty (default: runs/glove-MODE); a finished run is never "
+        "overwritten",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out (given the settings it was started with)",
+    )
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     train.set_defaults(func=run_train)
 
@@ -98,10 +106,11 @@ def run_stats(args) -> int:
 def run_train(args) -> int:
     from attention_lab.training.bilstm import train_bilstm
 
+    out = args.out or f"runs/glove-{args.mode}"
     metrics = train_bilstm(
         args.mode,
         args.epochs,
-        args.out,
+        out,
         data=args.data,
         glove_path=args.glove,
         max_len=args.max_len,
@@ -121,7 +130,7 @@ def run_train(args) -> int:
         print(
             f"{args.mode}: test accuracy {test['accuracy']:.4f}, precision "
             f"{test['precision']:.4f}, recall {test['recall']:.4f}, loss {test['loss']:.4f}; "
-            f"{sum(seconds) / len(seconds):.1f} s/epoch; written to {args.out}"
+            f"{sum(seconds) / len(seconds):.1f} s/epoch; written to {out}"
         )
     return 0
 

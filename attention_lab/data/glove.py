@@ -3,11 +3,12 @@
 :func:`load_glove` reads ``glove.6B.{50,100,200,300}d.txt``, the same gzipped (``.txt.gz``), or
 the official ``glove.6B.zip`` (the member is chosen by ``dim``). Each line is
 ``word v1 ... vD``. Parsing is vectorised: the whole file is split into lines once and every
-well-formed line's numbers go through one ``np.fromstring`` call (about 7 s of CPU time for
-the 400,000 lines of the gzipped 50-d file, decompression included), not a Python float loop.
-A line with the wrong number of values is skipped and counted (``GloveVectors.skipped_lines``),
-not fatal; a file whose lines are mostly of another dimension is an error that names the
-dimension it has.
+well-formed line's numbers go through one ``np.fromstring`` call, not a Python float loop.
+A line with the wrong number of values (as a word with a space in it makes) or a value that is
+not a number is skipped, not fatal: it is recorded (``GloveVectors.skipped``: line number, word,
+problem) and named in a warning on stderr. A file whose lines are mostly of another dimension
+is an error that names the dimension it has, and so is a NaN or infinite value (a damaged
+file: it would make the embedding matrix, and everything trained on it, NaN).
 
 :func:`build_embedding_matrix` is the chapter's loop: zeros of shape ``(vocab_size, dim)``; for
 each entry of the encoder's token list found in GloVe, its vector at the id the encoder gives
@@ -18,6 +19,7 @@ chapter counts).
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import warnings
 import zipfile
@@ -32,17 +34,36 @@ from attention_lab.errors import AttentionLabError
 GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 DIMENSIONS = (50, 100, 200, 300)
 _DIM_IN_NAME = re.compile(r"(\d+)d\.txt")
+_SHOWN_SKIPPED = 5  # skipped lines named in the warning; all are in GloveVectors.skipped
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line of the file that was not loaded: where, which word, and why."""
+
+    number: int  # 1-based
+    word: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.number} ({self.word!r}: {self.problem})"
 
 
 @dataclass
 class GloveVectors:
-    """Words, their ``(n, dim)`` float32 vectors, and what was skipped while parsing."""
+    """Words, their ``(n, dim)`` float32 vectors, and the lines skipped while parsing."""
 
     words: list[str]
     vectors: np.ndarray
     path: Path
-    skipped_lines: list[int] = field(default_factory=list)  # 1-based line numbers
+    skipped: list[SkippedLine] = field(default_factory=list)
     _index: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def skipped_lines(self) -> list[int]:
+        """The 1-based numbers of the skipped lines."""
+        return [line.number for line in self.skipped]
 
     @property
     def dim(self) -> int:
@@ -96,8 +117,9 @@ def load_glove(path: str | Path, dim: int | None = None) -> GloveVectors:
     """Parse a GloVe text file (``.txt``, ``.txt.gz`` or ``glove.6B.zip``) into vectors.
 
     ``dim``: the dimension to expect; by default the one in the file name (``50d``), else the
-    most common line length. Lines of another length are skipped and counted; if most lines
-    have another length, raise :class:`AttentionLabError` naming it.
+    most common line length. Lines of another length, or with a value that is not a number, are
+    skipped, recorded and named in a warning; if most lines have another length, or a value is
+    NaN or infinite, raise :class:`AttentionLabError` naming it.
     """
     path = Path(path).expanduser()
     raw, named_dim = _read_bytes(path, dim)
@@ -116,15 +138,49 @@ def load_glove(path: str | Path, dim: int | None = None) -> GloveVectors:
         )
     rows = np.flatnonzero(good)
     values = _parse_floats([rests[i] for i in rows], expected)
+    unparsed: set[int] = set()
     if values is None:  # some "numbers" do not parse: find those lines one by one
         parsed = [_parse_floats([rests[i]], expected) for i in rows]
-        keep = [p is not None for p in parsed]
-        good[rows[~np.array(keep)]] = False
-        rows = rows[np.array(keep)]
+        unparsed = {int(i) for i, p in zip(rows, parsed, strict=True) if p is None}
+        rows = np.array([i for i in rows if int(i) not in unparsed], dtype=np.int64)
+        if not rows.size:
+            raise AttentionLabError(
+                f"{path}: no line holds {expected} numbers after its word; it is not a GloVe "
+                f"file (download glove.6B.zip from {GLOVE_URL})"
+            )
         values = np.concatenate([p for p in parsed if p is not None]).reshape(-1, expected)
-    skipped = (np.flatnonzero(~good) + 1).tolist()
-    words = [heads[i].decode("utf-8", errors="replace") for i in rows]
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        line = int(rows[np.argmin(finite)])
+        raise AttentionLabError(
+            f"{path}: line {line + 1} ({_word(heads[line])!r}) holds a NaN or infinite value "
+            f"(or one beyond float32), as do {int((~finite).sum())} line(s) in all; the file is "
+            f"damaged. Download glove.6B.zip again from {GLOVE_URL}"
+        )
+
+    def problem(i: int) -> str:
+        if i in unparsed:
+            return "a value that is not a number"
+        return f"{counts[i]} value{'' if counts[i] == 1 else 's'}, not {expected}"
+
+    bad = sorted({*np.flatnonzero(~good).tolist(), *unparsed})
+    skipped = [SkippedLine(i + 1, _word(heads[i]), problem(i)) for i in bad]
+    if skipped:
+        shown = ", ".join(str(line) for line in skipped[:_SHOWN_SKIPPED])
+        more = f" and {len(skipped) - _SHOWN_SKIPPED} more" if len(skipped) > _SHOWN_SKIPPED else ""
+        _log.warning(
+            "attention-lab: warning: %s: skipped %d malformed line(s): %s%s",
+            path,
+            len(skipped),
+            shown,
+            more,
+        )
+    words = [_word(heads[i]) for i in rows]
     return GloveVectors(words, values, path, skipped)
+
+
+def _word(head: bytes) -> str:
+    return head.decode("utf-8", errors="replace")
 
 
 def _parse_floats(rests: list[bytes], dim: int) -> np.ndarray | None:

@@ -13,33 +13,37 @@ scalar)``, from one of three sources, found by :func:`resolve_imdb_source`:
    archive and how to pass it.
 
 Reading the archive: a ``.tar.gz`` cannot be read at random, so the first use streams through
-it once (15 s here) and writes each split to a cache folder,
-``~/.cache/attention_lab/imdb/<key>/`` (or ``$ATTENTION_LAB_CACHE/imdb/<key>/``), as one file of
-concatenated UTF-8 texts, one ``.npy`` of offsets and one ``.npy`` of labels. The key is a hash of
-the archive's absolute path, size and modification time, so a changed archive is read again.
-Later runs memory-map the cache (well under a second). Nothing is extracted to 100,000 small
-files. An extracted ``aclImdb/`` directory is read file by file directly (no cache).
+all of it once and writes each split to a cache folder, ``~/.cache/attention_lab/imdb/<key>/``
+(or ``$ATTENTION_LAB_CACHE/imdb/<key>/``), as one file of concatenated UTF-8 texts, one ``.npy``
+of offsets and one ``.npy`` of labels, written as a whole folder (:mod:`attention_lab.io`). The
+key is a hash of the archive's absolute path, size and modification time, so a changed archive
+is read again. Later runs read the split's three files instead of decompressing the archive;
+nothing is extracted to 100,000 small files. The cache's ``manifest.json`` records each file's
+size and SHA-256 and each split's review count: a cache that disagrees with it (truncated,
+edited, half-deleted) is never used; it is rebuilt from the archive, with a warning on stderr
+that says so. An extracted ``aclImdb/`` directory is read file by file directly (no cache).
 
 Text and labels are exactly what tensorflow-datasets stores: the file's bytes with surrounding
-whitespace stripped; label 0 for ``neg``, 1 for ``pos`` and -1 for the unlabelled split. The
+whitespace stripped; label 0 for the archive folder ``neg``, 1 for ``pos`` (:data:`LABEL_FOLDERS`;
+for people, :data:`LABEL_NAMES` ``negative``/``positive``) and -1 for the unlabelled split. The
 order is a fixed pseudo-random permutation of the files (tensorflow-datasets also stores a fixed
 shuffle), so that a prefix such as ``dataset.take(1000)`` holds both labels.
 
-Public API (stable): :data:`SPLITS`, :func:`resolve_imdb_source`, :class:`ImdbSource`,
-:func:`read_imdb` (numpy/Python side), :func:`load_imdb` (``tf.data``) and
-:func:`load_imdb_unsupervised`.
+Public API (stable): :data:`SPLITS`, :data:`LABEL_FOLDERS`, :data:`LABEL_NAMES`,
+:func:`resolve_imdb_source`, :class:`ImdbSource`, :func:`read_imdb` (numpy/Python side),
+:func:`load_imdb` (``tf.data``) and :func:`load_imdb_unsupervised`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import re
-import shutil
 import socket
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,16 +51,22 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import atomic_directory
 
 SPLITS = ("train", "test", "unsupervised")
 ENV_VAR = "ATTENTION_LAB_IMDB"
 CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
 ARCHIVE_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-LABEL_NAMES = ("neg", "pos")
-_CACHE_FORMAT = 1
+# Label 0 and label 1: the archive's folder names, and the names shown to people.
+LABEL_FOLDERS = ("neg", "pos")
+LABEL_NAMES = ("negative", "positive")
+_CACHE_FORMAT = 2  # 2: manifest.json records sizes and SHA-256 of every file
+_CACHE_FILES = ("texts.bin", "offsets.npy", "labels.npy")  # per split: {split}.{name}
 _ORDER_SEED = 20110619  # fixed permutation of the files; any prefix then mixes both labels
 # "aclImdb/train/pos/123_8.txt" -> split "train", folder "pos"
 _MEMBER_RE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
+
+_log = logging.getLogger(__name__)
 
 _OFFLINE_HELP = (
     "no copy of the IMDb reviews found and tensorflow-datasets cannot download it (offline). "
@@ -90,8 +100,8 @@ class ImdbSplit:
         return len(self.texts)
 
     def label_counts(self) -> dict[str, int]:
-        """Reviews per label name (``neg``/``pos``, or ``unlabelled`` for -1)."""
-        names = {0: "neg", 1: "pos", -1: "unlabelled"}
+        """Reviews per label folder (``neg``/``pos``, or ``unlabelled`` for -1)."""
+        names = {0: LABEL_FOLDERS[0], 1: LABEL_FOLDERS[1], -1: "unlabelled"}
         values, counts = np.unique(self.labels, return_counts=True)
         return {names[int(v)]: int(c) for v, c in zip(values, counts, strict=True)}
 
@@ -178,7 +188,7 @@ def _archive_cache_dir(archive: Path) -> Path:
 def _split_and_label(split: str, folder: str) -> tuple[str, int] | None:
     if folder == "unsup":
         return ("unsupervised", -1) if split == "train" else None
-    return split, LABEL_NAMES.index(folder)
+    return split, LABEL_FOLDERS.index(folder)
 
 
 def _shuffled(items: list[tuple[str, bytes, int]]) -> tuple[list[bytes], np.ndarray]:
@@ -218,46 +228,77 @@ def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
 
 
 def _write_cache(target: Path, splits: dict[str, tuple[list[bytes], np.ndarray]]) -> None:
-    """Write every split to ``target`` atomically (a temporary folder, then os.replace)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        manifest = {"format": _CACHE_FORMAT, "counts": {}}
+    """Write every split and a manifest of sizes, checksums and counts, as one folder."""
+    with atomic_directory(target, overwrite=True) as tmp:
+        manifest = {"format": _CACHE_FORMAT, "splits": {}}
         for split, (texts, labels) in splits.items():
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
             offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            (tmp / f"{split}.texts.bin").write_bytes(b"".join(texts))
-            np.save(tmp / f"{split}.offsets.npy", offsets)
-            np.save(tmp / f"{split}.labels.npy", labels)
-            manifest["counts"][split] = len(texts)
-        (tmp / "manifest.json").write_text(json.dumps(manifest))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "manifest.json").exists():  # not another process winning the race
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            contents = {"texts.bin": b"".join(texts)}
+            for name, array in (("offsets.npy", offsets), ("labels.npy", labels)):
+                buffer = io.BytesIO()
+                np.save(buffer, array)
+                contents[name] = buffer.getvalue()
+            files = {}
+            for name, data in contents.items():
+                (tmp / f"{split}.{name}").write_bytes(data)
+                files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            manifest["splits"][split] = {"reviews": len(texts), "files": files}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+class _DamagedCache(Exception):
+    """The cache folder disagrees with its manifest; the message says how."""
 
 
 def _read_cache(folder: Path, split: str) -> tuple[list[bytes], np.ndarray]:
-    blob = (folder / f"{split}.texts.bin").read_bytes()
-    offsets = np.load(folder / f"{split}.offsets.npy")
-    labels = np.load(folder / f"{split}.labels.npy")
+    """The split's texts and labels, each file checked against the manifest as it is read."""
+    try:
+        entry = json.loads((folder / "manifest.json").read_text())["splits"][split]
+        reviews, expected = int(entry["reviews"]), entry["files"]
+        contents = {}
+        for name in _CACHE_FILES:
+            path = folder / f"{split}.{name}"
+            if not path.is_file():
+                raise _DamagedCache(f"{path.name} is missing")
+            data = path.read_bytes()
+            if len(data) != expected[name]["size"]:
+                raise _DamagedCache(
+                    f"{path.name} has {len(data):,} bytes, not {expected[name]['size']:,}"
+                )
+            if hashlib.sha256(data).hexdigest() != expected[name]["sha256"]:
+                raise _DamagedCache(f"{path.name} does not match its SHA-256")
+            contents[name] = data
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise _DamagedCache(f"unreadable: {type(err).__name__}: {err}") from err
+    offsets = np.load(io.BytesIO(contents["offsets.npy"]))
+    labels = np.load(io.BytesIO(contents["labels.npy"]))
+    blob = contents["texts.bin"]
+    if len(offsets) != reviews + 1 or len(labels) != reviews or offsets[-1] != len(blob):
+        raise _DamagedCache(f"the {split} files do not hold {reviews:,} reviews")
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
     return [blob[s:e] for s, e in zip(starts, ends, strict=True)], labels
 
 
 def _read_archive(archive: Path, split: str) -> tuple[list[bytes], np.ndarray]:
     folder = _archive_cache_dir(archive)
-    if not (folder / "manifest.json").exists():
-        _write_cache(folder, _scan_archive(archive))
+    if folder.exists():
+        try:
+            return _read_cache(folder, split)
+        except _DamagedCache as damage:
+            _log.warning(
+                "attention-lab: warning: the IMDb cache %s is damaged (%s); rebuilding it from %s",
+                folder,
+                damage,
+                archive,
+            )
+    _write_cache(folder, _scan_archive(archive))
     return _read_cache(folder, split)
 
 
 def _read_directory(root: Path, split: str) -> tuple[list[bytes], np.ndarray]:
     parent = "train" if split == "unsupervised" else split
-    folders = ("unsup",) if split == "unsupervised" else LABEL_NAMES
+    folders = ("unsup",) if split == "unsupervised" else LABEL_FOLDERS
     items: list[tuple[str, bytes, int]] = []
     for folder in folders:
         directory = root / parent / folder

@@ -135,11 +135,12 @@ def pad_and_truncate(
     return out
 
 
-def encode_texts(
+def encode_and_pad(
     encoder: TokenEncoder,
     texts: Iterable[str | bytes],
     max_len: int = 150,
     truncate: str = "last",
 ) -> np.ndarray:
-    """Encode and pad every text: the chapter's ``encode_pad_transform`` over a whole split."""
+    """``(len(texts), max_len)`` int32 ids: :meth:`TokenEncoder.encode` then
+    :func:`pad_and_truncate`, the chapter's ``encode_pad_transform`` over a whole split."""
     return pad_and_truncate([encoder.encode(text) for text in texts], max_len, truncate)

@@ -2,22 +2,24 @@
 
 :func:`prepare_imdb_glove` does the chapter's preprocessing end to end (vocabulary over the
 train split, encoder, pad to 150, GloVe embedding matrix); :func:`train_bilstm` trains one mode
-for some epochs and writes to ``out_dir``:
+for some epochs and writes a run folder:
 
-- ``model.keras`` (after every epoch, so an interrupted run can still be evaluated),
 - ``vocab.txt`` + ``encoder.json`` (to encode new text the same way),
-- ``metrics.json`` (per-epoch train metrics and seconds, then test metrics; rewritten after
-  every epoch),
-- ``curves.png`` (loss and accuracy per epoch).
+- ``metrics.json``: the settings, per-epoch train metrics and seconds, then the test metrics
+  (``"test": null`` until the run has finished); rewritten after every epoch,
+- ``model.keras`` after every epoch (model and optimizer), so that an interrupted run can be
+  resumed or evaluated,
+- ``curves.png`` (loss and accuracy per epoch) when the run has finished.
 
-Every write is atomic (temporary file, then ``os.replace``).
+Nothing is lost: every input (the arguments, the IMDb data, the GloVe file) is checked before
+the folder is created; a finished run is never overwritten; an interrupted one is continued
+only with ``resume=True`` and the very settings it was started with (the differences are named
+otherwise); and every file is written whole through :mod:`attention_lab.io`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +33,14 @@ from attention_lab.data.glove import (
     load_glove,
 )
 from attention_lab.data.imdb import read_imdb, resolve_imdb_source
-from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary, encode_texts
-from attention_lab.errors import AttentionLabError
+from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary, encode_and_pad
+from attention_lab.errors import AttentionLabError, CheckpointError
+from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, atomic_write_text
 
 BATCH_SIZE = 100
+METRICS_FILE = "metrics.json"
+# What the user chooses; a resumed run must be given the same (and the same data, below).
+CHOSEN = ("mode", "epochs", "truncate", "encoder_mode", "max_len", "limit", "seed", "learning_rate")
 
 
 @dataclass
@@ -49,19 +55,15 @@ class PreparedData:
     empty_reviews: int  # train + test reviews with no token at all (all-padding rows)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def _limited(split, limit: int | None):
     if limit is None:
         return split.texts, split.labels
-    if limit < 1:
-        raise AttentionLabError(f"--limit must be at least 1, got {limit}")
     return split.texts[:limit], split.labels[:limit]
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise AttentionLabError(f"--limit must be at least 1, got {limit}")
 
 
 def prepare_imdb_glove(
@@ -77,13 +79,14 @@ def prepare_imdb_glove(
     ``glove_path``: a GloVe file, or vectors already loaded by
     :func:`~attention_lab.data.glove.load_glove`; ``None`` skips GloVe (the ``scratch`` mode).
     """
+    _check_limit(limit)
     source = resolve_imdb_source(data)
     train_texts, y_train = _limited(read_imdb("train", source=source), limit)
     test_texts, y_test = _limited(read_imdb("test", source=source), limit)
     vocabulary, max_tokens = build_vocabulary(train_texts)
     encoder = TokenEncoder(vocabulary, lowercase=True, mode=encoder_mode)
-    x_train = encode_texts(encoder, train_texts, max_len, truncate)
-    x_test = encode_texts(encoder, test_texts, max_len, truncate)
+    x_train = encode_and_pad(encoder, train_texts, max_len, truncate)
+    x_test = encode_and_pad(encoder, test_texts, max_len, truncate)
     embedding = None
     if glove_path is not None:
         glove = glove_path if isinstance(glove_path, GloveVectors) else load_glove(glove_path)
@@ -114,18 +117,59 @@ def _plot_curves(history: list[dict], test: dict | None, path: Path) -> None:
         axis.set_title(key)
         axis.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".curves.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
-def _save_model(model, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    model.save(tmp)
-    os.replace(tmp, path)
+def _saved_metrics(out: Path) -> dict | None:
+    """The run record in ``out``; None when ``out`` is absent or an empty folder."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return None
+    try:
+        saved = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        saved = None
+    if not isinstance(saved, dict) or not all(key in saved for key in (*CHOSEN, "history")):
+        raise AttentionLabError(
+            f"--out {out} exists and is not a `glove train` run folder (no readable "
+            f"{METRICS_FILE}); it is left as it is. Pass a new --out"
+        )
+    return saved
+
+
+def _differences(saved: dict, wanted: dict, keys) -> list[str]:
+    return [
+        f"{key} {wanted[key]!r} here, {saved.get(key)!r} in the run"
+        for key in keys
+        if saved.get(key) != wanted[key]
+    ]
+
+
+def _check_out(out: Path, chosen: dict, resume: bool) -> dict | None:
+    """Refuse what would overwrite a run; the interrupted run to continue, if ``resume``."""
+    saved = _saved_metrics(out)
+    if saved is not None and saved.get("test") is not None:
+        raise AttentionLabError(
+            f"--out {out} holds a finished run ({len(saved['history'])} epochs, test accuracy "
+            f"{saved['test'].get('accuracy', float('nan')):.4f}); it is kept. Pass a new --out"
+        )
+    if saved is not None and not resume:
+        raise AttentionLabError(
+            f"--out {out} holds an interrupted run ({len(saved['history'])} of "
+            f"{saved['epochs']} epochs); pass --resume to continue it with the same settings, "
+            "or a new --out"
+        )
+    if saved is None and resume:
+        raise AttentionLabError(f"nothing to resume in {out}: it holds no `glove train` run")
+    if saved is not None:
+        changed = _differences(saved, chosen, CHOSEN)
+        if changed:
+            raise AttentionLabError(
+                f"cannot resume {out}: the settings differ ({'; '.join(changed)}); pass the "
+                "run's settings, or a new --out"
+            )
+    return saved
 
 
 def train_bilstm(
@@ -142,13 +186,16 @@ def train_bilstm(
     learning_rate: float = 1e-3,
     resume: bool = False,
     verbose: int = 2,
+    callbacks=(),
 ) -> dict:
     """Train one mode for ``epochs`` epochs, evaluate on the test split, write ``out_dir``.
 
-    ``resume=True`` continues an interrupted run in ``out_dir`` from its last saved epoch
-    (model and optimizer state from ``model.keras``), with the same settings. The shuffle order
-    and dropout masks after the restart differ from an uninterrupted run's (they are seeded by
-    ``seed`` plus the epoch it restarts at). Returns the dictionary written to ``metrics.json``.
+    ``out_dir`` must be new (or an empty folder), or, with ``resume=True``, an interrupted run
+    of the same settings, continued from its last saved epoch (model and optimizer state from
+    ``model.keras``). The shuffle order and dropout masks after the restart differ from an
+    uninterrupted run's (they are seeded by ``seed`` plus the epoch it restarts at).
+    ``callbacks``: more Keras callbacks, called after the one that saves each epoch. Returns
+    the dictionary written to ``metrics.json``.
     """
     import keras
 
@@ -158,33 +205,36 @@ def train_bilstm(
         raise AttentionLabError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if epochs < 1:
         raise AttentionLabError(f"--epochs must be at least 1, got {epochs}")
+    if max_len < 1:
+        raise AttentionLabError(f"--max-len must be at least 1, got {max_len}")
+    if not learning_rate > 0:
+        raise AttentionLabError(f"--learning-rate must be positive, got {learning_rate}")
+    _check_limit(limit)
     if mode != "scratch" and glove_path is None:
         raise AttentionLabError(f"mode {mode!r} needs GloVe vectors: pass --glove PATH")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    chosen = dict(
+        mode=mode,
+        epochs=epochs,
+        truncate=truncate,
+        encoder_mode=encoder_mode,
+        max_len=max_len,
+        limit=limit,
+        seed=seed,
+        learning_rate=learning_rate,
+    )
+    saved = _check_out(out, chosen, resume)
     started = time.perf_counter()
     prepared = prepare_imdb_glove(
         data, glove_path if mode != "scratch" else None, max_len, truncate, encoder_mode, limit
     )
     encoder = prepared.encoder
-    _atomic_write(out / "vocab.txt", "\n".join(encoder.vocab_list).encode("utf-8"))
-    encoder_config = {"mode": encoder_mode, "lowercase": True, "max_len": max_len}
-    encoder_config["truncate"] = truncate
-    _atomic_write(out / "encoder.json", json.dumps(encoder_config, indent=2).encode())
-
     keras.utils.set_random_seed(seed)
     matrix = prepared.embedding.matrix if prepared.embedding is not None else None
     model = build_bilstm_classifier(encoder.vocab_size, mode, matrix, max_len=max_len)
     compile_bilstm(model, learning_rate)
     settings = {
-        "mode": mode,
-        "epochs": epochs,
-        "truncate": truncate,
-        "encoder_mode": encoder_mode,
-        "max_len": max_len,
-        "limit": limit,
-        "seed": seed,
-        "learning_rate": learning_rate,
+        **chosen,
         "train_reviews": len(prepared.y_train),
         "test_reviews": len(prepared.y_test),
         "vocab_size": encoder.vocab_size,
@@ -194,17 +244,27 @@ def train_bilstm(
         "total_params": int(model.count_params()),
         "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     }
-    metrics = {**settings, "prepare_seconds": round(time.perf_counter() - started, 1)}
-    metrics.update(history=[], test=None)
-    if resume:
-        model, metrics = _resume(out, settings, metrics)
+    prepare_seconds = round(time.perf_counter() - started, 1)
+    if saved is None:
+        metrics = {**settings, "prepare_seconds": prepare_seconds, "history": [], "test": None}
+        with atomic_directory(out, overwrite=True) as tmp:  # absent or empty: checked above
+            atomic_write_text(tmp / "vocab.txt", "\n".join(encoder.vocab_list))
+            encoder_config = {"mode": encoder_mode, "lowercase": True, "max_len": max_len}
+            atomic_write_json(tmp / "encoder.json", {**encoder_config, "truncate": truncate})
+            atomic_write_json(tmp / METRICS_FILE, metrics, indent=2)
+    else:
+        changed = _differences(saved, settings, settings)
+        if changed:
+            raise AttentionLabError(
+                f"cannot resume {out}: the data differ ({'; '.join(changed)}); pass the data "
+                "and GloVe file the run was started with, or a new --out"
+            )
+        metrics = {**saved, "prepare_seconds": prepare_seconds}
+        if metrics["history"]:
+            metrics.setdefault("resumed_at", []).append(len(metrics["history"]))
+            model = keras.models.load_model(out / "model.keras")
     initial_epoch = len(metrics["history"])
-    if initial_epoch >= epochs:
-        raise AttentionLabError(f"{out} already holds {initial_epoch} epochs; raise --epochs")
     keras.utils.set_random_seed(seed + initial_epoch)
-
-    def write_metrics() -> None:
-        _atomic_write(out / "metrics.json", json.dumps(metrics, indent=2).encode())
 
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -214,60 +274,57 @@ def train_bilstm(
             row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 1)}
             row.update({key: float(value) for key, value in (logs or {}).items()})
             metrics["history"].append(row)
-            _save_model(self.model, out / "model.keras")
-            write_metrics()
+            with atomic_file(out / "model.keras") as tmp:
+                self.model.save(tmp)
+            atomic_write_json(out / METRICS_FILE, metrics, indent=2)
 
     model.fit(
         _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed + initial_epoch),
         epochs=epochs,
         initial_epoch=initial_epoch,
-        callbacks=[EpochRecorder()],
+        callbacks=[EpochRecorder(), *callbacks],
         shuffle=False,  # the dataset reshuffles itself, seeded; Keras cannot shuffle a tf.data
         verbose=verbose,
     )
     results = model.evaluate(
         _batches(prepared.x_test, prepared.y_test), return_dict=True, verbose=verbose
     )
+    _plot_curves(metrics["history"], results, out / "curves.png")
     metrics["test"] = {key: float(value) for key, value in results.items()}
-    write_metrics()
-    _plot_curves(metrics["history"], metrics["test"], out / "curves.png")
+    atomic_write_json(out / METRICS_FILE, metrics, indent=2)
     return metrics
-
-
-def _resume(out: Path, settings: dict, fresh: dict):
-    """The saved model and metrics of an interrupted run whose settings match ``settings``."""
-    import keras
-
-    if not (out / "model.keras").exists() or not (out / "metrics.json").exists():
-        raise AttentionLabError(f"nothing to resume in {out}: no model.keras and metrics.json")
-    saved = json.loads((out / "metrics.json").read_text())
-    changed = [key for key in settings if key != "epochs" and saved.get(key) != settings[key]]
-    if changed:
-        raise AttentionLabError(
-            f"cannot resume {out}: settings differ ({', '.join(changed)}); use a new --out"
-        )
-    saved.update(epochs=settings["epochs"], test=None)
-    saved.setdefault("resumed_at", []).append(len(saved["history"]))
-    saved["prepare_seconds"] = fresh["prepare_seconds"]
-    return keras.models.load_model(out / "model.keras"), saved
 
 
 def evaluate_bilstm(model_dir, data=None, limit: int | None = None, verbose: int = 2) -> dict:
     """Load ``model_dir`` written by :func:`train_bilstm` and evaluate it on the test split."""
     import keras
 
+    _check_limit(limit)
     model_dir = Path(model_dir)
     for name in ("model.keras", "vocab.txt", "encoder.json"):
-        if not (model_dir / name).exists():
-            raise AttentionLabError(
+        if not (model_dir / name).is_file():
+            raise CheckpointError(
                 f"{model_dir / name} is missing: pass a folder written by `attention-lab glove "
-                "train --out DIR`"
+                "train --out DIR` (one that has finished at least one epoch)"
             )
-    config = json.loads((model_dir / "encoder.json").read_text())
-    vocabulary = (model_dir / "vocab.txt").read_text(encoding="utf-8").split("\n")
-    encoder = TokenEncoder(vocabulary, lowercase=config["lowercase"], mode=config["mode"])
+    try:
+        config = json.loads((model_dir / "encoder.json").read_text(encoding="utf-8"))
+        vocabulary = (model_dir / "vocab.txt").read_text(encoding="utf-8").split("\n")
+        encoder = TokenEncoder(vocabulary, lowercase=config["lowercase"], mode=config["mode"])
+        max_len, truncate = config["max_len"], config["truncate"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{model_dir}: encoder.json or vocab.txt is damaged ({type(err).__name__}: {err}); "
+            "train the run again with `attention-lab glove train`"
+        ) from err
     test_texts, y_test = _limited(read_imdb("test", data), limit)
-    x_test = encode_texts(encoder, test_texts, config["max_len"], config["truncate"])
-    model = keras.models.load_model(model_dir / "model.keras")
+    x_test = encode_and_pad(encoder, test_texts, max_len, truncate)
+    try:
+        model = keras.models.load_model(model_dir / "model.keras")
+    except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged file
+        raise CheckpointError(
+            f"{model_dir / 'model.keras'} cannot be loaded ({type(err).__name__}); train the "
+            "run again with `attention-lab glove train`"
+        ) from err
     results = model.evaluate(_batches(x_test, y_test), return_dict=True, verbose=verbose)
     return {"test_reviews": len(y_test), **{key: float(v) for key, v in results.items()}}
