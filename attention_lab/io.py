@@ -94,7 +94,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     if path.is_dir():
         raise AttentionLabError(f"{path} is a folder; pass a file name to write to")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path, directory=False, suffix=path.suffix)
+    tmp = _temporary(path, directory=False, suffix="".join(path.suffixes))
     try:
         yield tmp
         os.replace(tmp, path)

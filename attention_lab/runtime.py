@@ -1,62 +1,106 @@
-"""Which precision and compile path to run BERT with, per device, and why.
+"""Which precision and compile path BERT runs with, and why: the one plan the library uses.
 
-Two knobs decide the speed of the same model: the Keras dtype policy (``"float32"`` or
-``"mixed_bfloat16"``: bfloat16 matmuls, float32 variables, softmax and LayerNorm statistics)
-and whether ``tf.function`` compiles with XLA (``jit_compile=True``).
+Two knobs decide the speed of the same model: the Keras dtype policy and whether the step is
+compiled with XLA (``jit_compile``). :func:`choose_plan` turns the user's ``--precision`` and
+``--xla`` (each ``"auto"`` by default) into a :class:`Plan` and says why, so that fine-tuning,
+evaluation, prediction and the benchmarks all run the same way:
 
-On this project's CPU (AMD EPYC, AVX-512 with BF16 dot products, no AMX), measured side by
-side in ``docs/benchmarks.md`` (``python -m benchmarks``):
+- **precision** ``"auto"``: bfloat16 mixed precision (``"mixed_bfloat16"``: bfloat16 matmuls,
+  float32 variables, softmax, LayerNorm and GELU) where the hardware computes bfloat16 dot
+  products natively: a GPU, or a CPU with AMX or AVX-512 BF16 instructions, on which oneDNN
+  runs bfloat16 matmuls at about twice its float32 rate. Elsewhere float32, since emulated
+  bfloat16 is slower than float32. float32 is also the precision in which the parity report's
+  tolerances hold; bfloat16 stays within bfloat16 rounding of it (``attention-lab parity
+  --precision bfloat16``).
+- **XLA** ``"auto"``: on a GPU (fused kernels), not on a CPU, where TensorFlow's graph of oneDNN
+  kernels ran the training step faster than XLA's CPU backend, which also does not use the
+  bfloat16 dot-product instructions.
 
-* float32 is the default on CPU: it is the precision in which ``attention-lab parity`` holds
-  (1e-4 on hidden states, 1e-5 on attention), eager, in ``tf.function`` (tests/test_runtime.py)
-  and with XLA. It runs as a plain ``tf.function`` (oneDNN kernels), without XLA: in two
-  runs of the benchmark that was faster for a training step (2.09 and 2.04 examples/s at
-  16 × 150, against 1.65 and 1.62 with XLA) and as fast for inference within the runs'
-  noise (ours tf.function / ours XLA 1.00 and 1.01 at 8 × 128, 1.02 and 0.93 at 16 × 150).
-* bfloat16 (opt-in, ``mixed_precision=True``) runs without XLA: TensorFlow's oneDNN kernels
-  use the CPU's bfloat16 dot-product instructions, while XLA's CPU backend computes bfloat16
-  matmuls no faster than float32. It stays within bfloat16 rounding of float32 (cosine
-  similarity above 0.999 on real weights, tests/test_benchmarks.py), not within float32 parity.
-
-On a GPU the default is mixed bfloat16 with XLA (tensor cores, fused kernels); no GPU was
-available to measure it for this project.
+The measurements behind these choices are in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from attention_lab import backend
+from attention_lab.errors import AttentionLabError
+
+# --precision -> the Keras dtype policy it runs under.
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+PRECISION_CHOICES = ("auto", *POLICIES)
+XLA_CHOICES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
-class ExecutionPlan:
-    """A dtype policy for the model and the ``jit_compile`` flag for its ``tf.function``."""
+class Plan:
+    """A precision, the ``jit_compile`` flag, and the reason for both."""
 
-    dtype_policy: str
+    precision: str
     jit_compile: bool
+    reason: str
+
+    @property
+    def dtype_policy(self) -> str:
+        """The Keras dtype policy of :attr:`precision` (``"mixed_bfloat16"``, ...)."""
+        return POLICIES[self.precision]
 
     def compile(self, fn):
-        """``fn`` wrapped in ``tf.function`` with this plan's ``jit_compile``."""
-        import tensorflow as tf
+        """``fn`` compiled for the active backend, with XLA when :attr:`jit_compile`."""
+        return backend.compile_function(fn, self.jit_compile)
 
-        return tf.function(fn, jit_compile=self.jit_compile)
-
-
-def cpu_plan(mixed_precision: bool = False) -> ExecutionPlan:
-    """The fastest measured path on CPU for the requested precision."""
-    if mixed_precision:
-        return ExecutionPlan("mixed_bfloat16", jit_compile=False)
-    return ExecutionPlan("float32", jit_compile=False)
+    def describe(self) -> str:
+        xla = "XLA on" if self.jit_compile else "XLA off"
+        return f"{self.precision}, {xla} ({self.reason})"
 
 
-def gpu_plan(mixed_precision: bool = True) -> ExecutionPlan:
-    """XLA on a GPU, in mixed bfloat16 unless float32 is asked for."""
-    return ExecutionPlan("mixed_bfloat16" if mixed_precision else "float32", jit_compile=True)
+def native_bfloat16_cpu(cpuinfo: str | None = None) -> str | None:
+    """``"AMX"`` or ``"AVX-512 BF16"`` when this CPU computes bfloat16 natively, else None.
+
+    ``cpuinfo`` is the text of ``/proc/cpuinfo`` (read when None; None elsewhere than Linux).
+    """
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    if "amx_bf16" in flags:
+        return "AMX"
+    if "avx512_bf16" in flags:
+        return "AVX-512 BF16"
+    return None
 
 
-def default_plan(mixed_precision: bool | None = None) -> ExecutionPlan:
-    """The library's default: float32 on CPU (exact parity), mixed bfloat16 on a GPU."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return gpu_plan(True if mixed_precision is None else mixed_precision)
-    return cpu_plan(bool(mixed_precision))
+def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None = None) -> Plan:
+    """The plan for ``--precision`` and ``--xla`` on ``device`` (``"cpu"``/``"gpu"``; found
+    from the active backend when None)."""
+    if precision not in PRECISION_CHOICES:
+        raise AttentionLabError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}"
+        )
+    if xla not in XLA_CHOICES:
+        raise AttentionLabError(f"unknown --xla {xla!r}; choose one of {', '.join(XLA_CHOICES)}")
+    device = device or backend.accelerator()
+    reasons = []
+    if precision == "auto":
+        native = "GPU" if device == "gpu" else native_bfloat16_cpu()
+        precision = "bfloat16" if native else "float32"
+        reasons.append(
+            f"bfloat16: this {native} computes bfloat16 natively"
+            if native
+            else "float32: this CPU has no native bfloat16 (AMX or AVX-512 BF16)"
+        )
+    else:
+        reasons.append(f"{precision} as asked")
+    if xla == "auto":
+        jit = device == "gpu"
+        reasons.append(
+            "XLA on the GPU" if jit else "no XLA on a CPU: oneDNN's kernels are faster there"
+        )
+    else:
+        jit = xla == "on"
+        reasons.append(f"XLA {xla} as asked")
+    return Plan(precision, jit, "; ".join(reasons))

@@ -1,28 +1,27 @@
-"""The fine-tuning loop: schedule, AdamW, split, early stopping, checkpoints, bad input."""
+"""Fine-tuning on model.fit: schedule, AdamW, split, batches, early stopping, the best epoch."""
 
 from __future__ import annotations
 
-import json
-
+import keras
 import numpy as np
 import pytest
 from tiny_runs import tiny_config, toy_sentiment
 
-from attention_lab.cli.main import main
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.classifier import build_classifier
-from attention_lab.training import (
+from attention_lab.training.data import (
     EncodedDataset,
-    Trainer,
-    TrainingConfig,
-    WarmupLinearDecay,
-    make_optimizer,
+    InferenceBatches,
+    TrainingStream,
+    padded_width,
     train_validation_split,
 )
-from attention_lab.training.checkpoints import variable_key
+from attention_lab.training.evaluation import predict_logits
 from attention_lab.training.finetune import check_max_len
+from attention_lab.training.fit import TrainingConfig, fit_classifier
+from attention_lab.training.optimization import WarmupLinearDecay, adamw
 
-FAST = dict(jit_compile=False, batch_size=8, learning_rate=3e-3, warmup_fraction=0.0)
+FAST = dict(batch_size=8, learning_rate=3e-3, warmup_fraction=0.0)
 
 
 def test_warmup_then_linear_decay():
@@ -35,7 +34,8 @@ def test_warmup_then_linear_decay():
 
 def test_adamw_decays_weights_but_not_layernorm_or_biases():
     model = build_classifier("custom", tiny_config())
-    optimizer = make_optimizer(model, TrainingConfig(), total_steps=100)
+    optimizer = adamw(2e-5, total_steps=100)
+    optimizer.build(model.trainable_variables)
     decayed = {v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)}
     for v in model.trainable_variables:
         is_exempt = v.name in ("bias", "gamma", "beta")
@@ -58,15 +58,63 @@ def test_validation_split_is_20_percent_seeded_and_disjoint():
     assert not np.array_equal(other.features["input_ids"][:, 1], train.features["input_ids"][:, 1])
 
 
+def _variable_lengths(n: int, seed: int = 4) -> EncodedDataset:
+    data = toy_sentiment(n, seq_len=40, seed=seed)
+    lengths = np.random.default_rng(seed).integers(3, 41, size=n)
+    mask = (np.arange(40)[None] < lengths[:, None]).astype(np.int32)
+    data.features["attention_mask"] = mask
+    data.features["input_ids"] *= mask
+    return data
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_each_epoch_sees_every_example_once_in_a_seeded_order(bucket):
+    data = _variable_lengths(70)
+    data.features["token_type_ids"][:, 0] = np.arange(70)  # a row id to follow the rows
+    stream = TrainingStream(data, batch_size=8, seed=3, bucket_by_length=bucket)
+    assert stream.steps_per_epoch == 8 and stream.num_batches is None
+    epochs = []
+    for epoch in range(2):
+        batches = [stream[epoch * 8 + b] for b in range(8)]
+        ids = np.concatenate([f["token_type_ids"][:, 0] for f, _ in batches])
+        assert len(ids) == 64 and len(set(ids)) == 64  # the remainder of 6 is left out
+        for features, labels in batches:
+            np.testing.assert_array_equal(labels, data.labels[features["token_type_ids"][:, 0]])
+            width = features["input_ids"].shape[1]
+            longest = features["attention_mask"].sum(axis=1).max()
+            assert width == (padded_width(longest, 40) if bucket else 40)
+        epochs.append(ids)
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+    resumed = TrainingStream(data, batch_size=8, seed=3, start=11, bucket_by_length=bucket)
+    np.testing.assert_array_equal(resumed[0][0]["input_ids"], stream[11][0]["input_ids"])
+    if bucket:  # similar lengths share a batch: less padding than random batches
+        padded = sum(f["input_ids"].size for f, _ in batches)
+        assert padded < 64 * 40
+
+
+def test_length_sorted_inference_equals_fully_padded_batches():
+    data = _variable_lengths(37)
+    model = build_classifier("prebuilt", tiny_config(max_position_embeddings=40))
+    batches = InferenceBatches(data, batch_size=8)
+    widths = {batches[i][0]["input_ids"].shape[1] for i in range(batches.num_batches)}
+    assert len(widths) > 1 and max(widths) <= 40  # trimmed batches of several widths
+    trimmed = predict_logits(model, data, batch_size=8)
+    full = np.asarray(model(data.features, training=False))
+    np.testing.assert_allclose(trimmed, full, atol=1e-5)
+
+
 def test_bad_labels_and_empty_data_are_refused(tmp_path):
     data = toy_sentiment(16)
     data.labels[5] = 2
-    trainer = Trainer(build_classifier("prebuilt", tiny_config()), TrainingConfig(**FAST), tmp_path)
+    model = build_classifier("prebuilt", tiny_config())
     with pytest.raises(AttentionLabError, match="label 2 at index 5.*labels 0 … 1"):
-        trainer.fit(data)
+        fit_classifier(model, data, None, tmp_path, TrainingConfig(**FAST), progress=False)
     empty = EncodedDataset({k: v[:0] for k, v in data.features.items()}, data.labels[:0])
     with pytest.raises(AttentionLabError, match="training set is empty"):
-        trainer.fit(empty)
+        fit_classifier(model, empty, None, tmp_path, TrainingConfig(**FAST), progress=False)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(AttentionLabError, match="no full batch of 8"):
+        fit_classifier(model, toy_sentiment(5), None, tmp_path, TrainingConfig(**FAST))
 
 
 def test_max_len_beyond_the_models_positions_is_refused():
@@ -76,23 +124,23 @@ def test_max_len_beyond_the_models_positions_is_refused():
         check_max_len(33, config)
 
 
-def test_training_learns_the_toy_task_in_bfloat16_and_stops_early(tmp_path):
+def test_training_learns_in_bfloat16_stops_early_and_keeps_the_best_epoch(tmp_path):
+    keras.utils.set_random_seed(0)
     train = toy_sentiment(64, seed=1)
     validation = toy_sentiment(32, seed=2)
     validation.labels[:] = 1 - validation.labels  # the better it learns, the worse validation
     model = build_classifier("prebuilt", tiny_config(), dtype="mixed_bfloat16")
     config = TrainingConfig(epochs=6, early_stopping_patience=1, **{**FAST, "learning_rate": 1e-2})
-    result = Trainer(model, config, tmp_path, progress=False).fit(train, validation)
+    result = fit_classifier(model, train, validation, tmp_path, config, progress=False)
     history = result["history"]
     assert history[-1]["loss"] < history[0]["loss"] - 0.02 and history[-1]["accuracy"] > 0.6
     assert result["stopped_early"] and len(history) < 6
     best = int(np.argmin([h["val_loss"] for h in history]))
-    assert history[-1]["val_loss"] > history[best]["val_loss"]
-    with np.load(tmp_path / "best.npz") as best_weights:  # the best epoch's weights are restored
-        np.testing.assert_array_equal(
-            best_weights[variable_key(model.classifier.kernel)], model.classifier.kernel.numpy()
-        )
-    assert result["global_step"] == len(history) * 8
+    assert result["best_epoch"] == best + 1 and history[-1]["val_loss"] > history[best]["val_loss"]
+    logits = predict_logits(model, validation)  # the best epoch's weights are back in the model
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(validation.labels, logits)
+    assert abs(float(loss) - history[best]["val_loss"]) < 2e-2  # bfloat16 steps, float32 here
+    assert result["steps"] == len(history) * 8 and result["examples_per_second"] > 0
 
 
 def test_xla_compiled_steps_train_like_the_plain_graph(tmp_path):
@@ -103,41 +151,28 @@ def test_xla_compiled_steps_train_like_the_plain_graph(tmp_path):
     for jit in (False, True):  # the CPU default, then the GPU default
         model = build_classifier("prebuilt", config)
         model.set_weights(initial)
-        training = TrainingConfig(epochs=2, **{**FAST, "jit_compile": jit})
-        result = Trainer(model, training, tmp_path / str(jit), progress=False).fit(data)
+        training = TrainingConfig(epochs=2, **FAST)
+        result = fit_classifier(
+            model, data, None, tmp_path / str(jit), training, jit_compile=jit, progress=False
+        )
         losses[jit] = [epoch["loss"] for epoch in result["history"]]
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
 
 
-def test_a_checkpoint_from_another_model_is_refused(tmp_path):
+def test_a_backup_from_other_settings_or_another_model_is_refused(tmp_path):
     data = toy_sentiment(16)
     config = TrainingConfig(epochs=1, **FAST)
-    Trainer(
-        build_classifier("prebuilt", tiny_config()),
-        config,
-        tmp_path,
-        signature={"head": "prebuilt"},
-        progress=False,
-    ).fit(data)
-    other = build_classifier("custom", tiny_config())
+    model = build_classifier("prebuilt", tiny_config())
+    fit_classifier(model, data, None, tmp_path, config, signature={"head": "prebuilt"})
     with pytest.raises(CheckpointError, match="head='prebuilt'"):
-        Trainer(other, config, tmp_path, signature={"head": "custom"}, progress=False).fit(data)
-    from attention_lab.training import checkpoints
-
-    latest = checkpoints.latest_checkpoint(tmp_path)
-    with pytest.raises(CheckpointError, match="another model"):
-        checkpoints.restore_checkpoint(latest, other, make_optimizer(other, config, 10))
+        fit_classifier(model, data, None, tmp_path, config, signature={"head": "custom"})
+    other = build_classifier("custom", tiny_config())
+    with pytest.raises(CheckpointError, match="written for another model"):
+        fit_classifier(other, data, None, tmp_path, config, signature={"head": "prebuilt"})
 
 
-def test_cli_reports_missing_checkpoints_and_bad_max_len_in_one_line(tmp_path, capsys):
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "nope")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "no such checkpoint directory" in err
-    (tmp_path / "not-a-run").mkdir()
-    assert main(["predict", "--checkpoint", str(tmp_path / "not-a-run"), "great"]) == 2
-    assert "not a folder written by `attention-lab finetune`" in capsys.readouterr().err
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "run.json").write_text(json.dumps({"head": "custom"}))
-    assert main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "hf")]) == 2
-    assert "training has not finished" in capsys.readouterr().err
+def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
+    model = build_classifier("prebuilt", tiny_config())
+    model.classifier.kernel.assign(np.full(model.classifier.kernel.shape, np.nan, np.float32))
+    with pytest.raises(AttentionLabError, match="loss became nan at step 1"):
+        fit_classifier(model, toy_sentiment(16), None, tmp_path, TrainingConfig(**FAST))

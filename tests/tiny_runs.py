@@ -1,4 +1,4 @@
-"""Tiny classifiers, vocabularies and labelled data for the fine-tuning tests."""
+"""Tiny classifiers, vocabularies, checkpoints and labelled data for the fine-tuning tests."""
 
 from __future__ import annotations
 
@@ -76,4 +76,19 @@ def toy_sentiment(n: int, seq_len: int = 12, seed: int = 0) -> EncodedDataset:
     ids[mask == 0] = 0
     return EncodedDataset(
         {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}, labels
+    )
+
+
+def write_tiny_checkpoint(directory: Path, head: bool = False, seed: int = 0, **config) -> Path:
+    """A Hugging Face BERT folder made by ``transformers``, with :func:`write_vocab`'s
+    vocabulary: small enough to fine-tune in seconds."""
+    from hf_checkpoints import save_hf_checkpoint
+
+    vocab = write_vocab(directory.parent / f"{directory.name}-vocab")
+    return save_hf_checkpoint(
+        directory,
+        head=head,
+        vocab_dir=vocab,
+        seed=seed,
+        **{"vocab_size": tiny_config().vocab_size, "max_position_embeddings": 64, **config},
     )

@@ -34,8 +34,8 @@ def bundled_checkpoint() -> str:
 
 
 def run(args) -> int:
+    from attention_lab.cli.convert import DEFAULT_WEIGHTS_DIR
     from attention_lab.convert import convert_checkpoint
-    from attention_lab.convert.converter import DEFAULT_WEIGHTS_DIR
     from attention_lab.parity import run_parity
 
     source = bundled_checkpoint()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from attention_lab.runtime import PRECISION_CHOICES, XLA_CHOICES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -9,7 +11,8 @@ def register(subparsers) -> None:
         help="evaluate a fine-tuned classifier on the IMDb test reviews",
         description="Accuracy, precision, recall and F1 (positive = 1) of a finetune run "
         "folder on the IMDb test split (25,000 reviews), and a confusion-matrix PNG. Results "
-        "are written to DIR/evaluation-<split>.json and DIR/confusion-<split>.png.",
+        "are written to DIR/evaluation-<split>.json and DIR/confusion-<split>.png. Reviews of "
+        "similar length are batched together and padded only to the longest of their batch.",
     )
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
     parser.add_argument("--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder")
@@ -17,11 +20,14 @@ def register(subparsers) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N reviews")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
-        "--precision", choices=("float32", "bfloat16", "float16"), default="float32"
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="auto: bfloat16 where the hardware computes it natively, else float32",
     )
     parser.add_argument(
         "--xla",
-        choices=("auto", "on", "off"),
+        choices=XLA_CHOICES,
         default="off",
         help="compile with XLA (off: batches of varying length need no recompiling)",
     )
@@ -30,56 +36,56 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
     import time
     from pathlib import Path
 
-    from attention_lab.io import atomic_write_text
-    from attention_lab.training.finetune import encode_imdb, execution_plan, load_finetuned
-    from attention_lab.training.metrics import classification_metrics
-    from attention_lab.training.trainer import predict_logits
+    from attention_lab.errors import AttentionLabError
+    from attention_lab.io import atomic_write_json
+    from attention_lab.runtime import choose_plan
+    from attention_lab.training.evaluation import evaluate
+    from attention_lab.training.finetune import encode_imdb, load_run
 
-    policy, jit = execution_plan(args.precision, {"auto": None, "on": True, "off": False}[args.xla])
-    model, run_record, tokenizer = load_finetuned(args.checkpoint, dtype=policy)
+    if args.batch_size < 1:
+        raise AttentionLabError(f"--batch-size must be at least 1, got {args.batch_size}")
+    plan = choose_plan(args.precision, args.xla)
+    loaded, run_record = load_run(args.checkpoint, dtype=plan.dtype_policy)
+    settings = run_record["settings"]
     started = time.perf_counter()
     data = encode_imdb(
-        tokenizer,
+        loaded.tokenizer(),
         args.split,
         args.data,
         args.limit,
-        run_record["max_len"],
-        run_record["truncation"],
+        settings["max_len"],
+        settings["truncation"],
     )
-    data.check(model.config.num_labels, f"IMDb {args.split} split")
+    data.check(loaded.config.num_labels, f"IMDb {args.split} split")
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    logits = predict_logits(
-        model, data, args.batch_size, jit_compile=jit, progress=not args.no_progress
-    )
+    metrics, _ = evaluate(loaded.model, data, args.batch_size, plan, not args.no_progress)
     seconds = time.perf_counter() - started
-    metrics = classification_metrics(data.labels, logits.argmax(axis=1))
     metrics.update(
         split=args.split,
-        precision_policy=policy,
-        xla=jit,
+        precision_policy=plan.dtype_policy,
+        xla=plan.jit_compile,
         encode_seconds=encode_seconds,
         predict_seconds=seconds,
         examples_per_second=len(data) / seconds,
     )
     out = Path(args.checkpoint)
-    atomic_write_text(out / f"evaluation-{args.split}.json", json.dumps(metrics, indent=1) + "\n")
+    atomic_write_json(out / f"evaluation-{args.split}.json", metrics)
     from attention_lab.viz.confusion import save_confusion_matrix  # after the metrics are safe
 
     png = save_confusion_matrix(
         metrics["confusion_matrix"],
-        run_record["label_names"],
+        loaded.label_names,
         out / f"confusion-{args.split}.png",
-        title=f"{run_record['head']} head, IMDb {args.split} ({len(data):,} reviews)",
+        title=f"{loaded.head} head, IMDb {args.split} ({len(data):,} reviews)",
     )
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     print(
         f"IMDb {args.split}: {len(data):,} reviews, {seconds:.0f} s "
-        f"({metrics['examples_per_second']:.1f} reviews/s, {policy})"
+        f"({metrics['examples_per_second']:.1f} reviews/s; {plan.describe()})"
     )
     for name in ("accuracy", "precision", "recall", "f1"):
         print(f"  {name:<10} {metrics[name]:.4f}")

@@ -1,4 +1,4 @@
-"""``attention-lab export --checkpoint DIR --out HF_DIR``: back to a Hugging Face folder."""
+"""``attention-lab export --checkpoint DIR --out HF_DIR``: the fine-tuned model on its own."""
 
 from __future__ import annotations
 
@@ -6,29 +6,37 @@ from __future__ import annotations
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a fine-tuned pre-built classifier as a Hugging Face folder",
-        description="Write config.json, model.safetensors, vocab.txt and the tokenizer config "
-        "so that transformers' BertForSequenceClassification.from_pretrained(HF_DIR) loads the "
-        "fine-tuned classifier (pre-built head only).",
+        help="copy a fine-tuned classifier out of its run folder as a Hugging Face folder",
+        description="Write config.json, model.safetensors and the tokenizer files of a "
+        "fine-tuned classifier, without the run record: transformers' "
+        "BertForSequenceClassification.from_pretrained(HF_DIR) loads a pre-built-head "
+        "classifier, BertModel.from_pretrained(HF_DIR) the encoder of either head.",
     )
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
     parser.add_argument("--out", required=True, help="Hugging Face folder to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output folder (only one attention_lab wrote)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from attention_lab.convert.export import export_classifier
-    from attention_lab.training.finetune import load_finetuned
+    from attention_lab.convert import save_bert
+    from attention_lab.io import check_separate
+    from attention_lab.training.finetune import load_run
 
-    model, run_record, _ = load_finetuned(args.checkpoint)
-    out = export_classifier(
-        model,
-        model.config,
-        args.checkpoint,
+    check_separate(args.out, args.checkpoint)
+    loaded, _ = load_run(args.checkpoint)
+    out = save_bert(
+        loaded.model,
         args.out,
-        run_record["label_names"],
+        tokenizer_dir=loaded.directory,
+        label_names=loaded.label_names,
         overwrite=args.overwrite,
+        provenance={"exported_from": str(loaded.directory.resolve())},
     )
-    print(f"exported {args.checkpoint} -> {out} (BertForSequenceClassification)")
+    kind = "BertForSequenceClassification" if loaded.head == "prebuilt" else "BertModel + head"
+    print(f"exported {args.checkpoint} -> {out} ({kind})")
     return 0

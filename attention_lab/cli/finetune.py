@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import argparse
+
+from attention_lab.runtime import PRECISION_CHOICES, XLA_CHOICES
+
+# The chapter's exact settings (sections 4-5), for --chapter.
+CHAPTER = {
+    "epochs": 3,
+    "batch_size": 16,
+    "learning_rate": 2e-5,
+    "max_len": 150,
+    "truncation": "first",
+    "precision": "float32",
+}
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "finetune",
         help="fine-tune a BERT classifier on IMDb (chapter sections 5 and 6)",
-        description="Fine-tune a BERT checkpoint on the IMDb reviews with the chapter's "
-        "pre-built head (dropout + Dense) or custom head (Dropout 0.2, Dense 200 relu, Dropout "
-        "0.2, Dense 2). 20%% of the reviews are held out for validation (seed 42). Running the "
-        "same command again on an interrupted --out folder resumes it.",
+        description="Fine-tune a BERT checkpoint on the IMDb training reviews with the "
+        "chapter's pre-built head (dropout + Dense) or custom head (Dropout 0.2, Dense 200 "
+        "relu, Dropout 0.2, Dense 2). 20 percent of the reviews are held out for validation "
+        "(seed 42). Running the same command again on an interrupted --out folder resumes it "
+        "at the step it reached; other settings are refused.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--model",
         required=True,
-        help="Hugging Face BERT directory or hub id, a folder from `attention-lab convert`, or "
+        help="Hugging Face BERT folder or hub id, a folder from `attention-lab convert`, or "
         "a finetune --out folder to continue from (e.g. with --freeze-encoder)",
     )
     parser.add_argument("--head", choices=("prebuilt", "custom"), required=True)
@@ -24,6 +40,12 @@ def register(subparsers) -> None:
         "--freeze-encoder",
         action="store_true",
         help="train only the head (the chapter's bert.trainable = False)",
+    )
+    parser.add_argument(
+        "--chapter",
+        action="store_true",
+        help="the chapter's exact settings: "
+        + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in CHAPTER.items()),
     )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -42,6 +64,7 @@ def register(subparsers) -> None:
         default=None,
         help="stop after this many epochs without a better validation loss",
     )
+    parser.add_argument("--seed", type=int, default=42, help="head weights, dropout, batches")
     parser.add_argument("--max-len", type=int, default=150)
     parser.add_argument(
         "--truncation",
@@ -50,35 +73,51 @@ def register(subparsers) -> None:
         help="which tokens of a long review to keep",
     )
     parser.add_argument(
+        "--bucket-by-length",
+        action="store_true",
+        help="batch reviews of similar length, padded only to the longest",
+    )
+    parser.add_argument(
         "--limit",
         type=int,
         default=None,
         help="use only the first N training reviews (before the 80/20 split)",
     )
     parser.add_argument(
-        "--precision", choices=("float32", "bfloat16", "float16"), default="float32"
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="auto: bfloat16 where the hardware computes it natively, else float32",
     )
     parser.add_argument(
         "--xla",
-        choices=("auto", "on", "off"),
+        choices=XLA_CHOICES,
         default="auto",
         help="compile the steps with XLA (auto: on a GPU; on a CPU oneDNN alone is faster)",
     )
     parser.add_argument(
         "--checkpoint-every",
         type=int,
-        default=0,
-        help="also checkpoint every N steps inside an epoch",
+        default=200,
+        help="also save the training state every N steps inside an epoch (0: epoch ends only)",
     )
     parser.add_argument("--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, defaults={key: parser.get_default(key) for key in CHAPTER})
 
 
 def run(args) -> int:
+    from attention_lab.errors import AttentionLabError
     from attention_lab.training.finetune import finetune
-    from attention_lab.training.trainer import TrainingConfig
+    from attention_lab.training.fit import TrainingConfig
 
+    if args.chapter:
+        for key, value in CHAPTER.items():
+            if getattr(args, key) not in (value, args.defaults[key]):
+                raise AttentionLabError(
+                    f"--chapter sets --{key.replace('_', '-')} {value}; drop one of the two"
+                )
+            setattr(args, key, value)
     training = TrainingConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -87,7 +126,9 @@ def run(args) -> int:
         weight_decay=args.weight_decay,
         clipnorm=args.clipnorm,
         early_stopping_patience=args.patience,
+        seed=args.seed,
         checkpoint_every=args.checkpoint_every,
+        bucket_by_length=args.bucket_by_length,
     )
     record = finetune(
         args.model,
@@ -100,15 +141,17 @@ def run(args) -> int:
         max_len=args.max_len,
         truncation=args.truncation,
         precision=args.precision,
-        jit_compile={"auto": None, "on": True, "off": False}[args.xla],
+        xla=args.xla,
         progress=not args.no_progress,
     )
     result = record["result"]
     last = result["history"][-1] if result["history"] else {}
+    speed = result["examples_per_second"]
     print(
-        f"done: {result['global_step']} steps, {result['train_seconds']:.0f} s training, "
-        f"{result['examples_per_second']:.1f} examples/s"
+        f"done: {result['steps']} steps, {result['train_seconds']:.0f} s training"
+        + (f", {speed:.1f} examples/s" if speed else "")
         + (f", validation accuracy {last['val_accuracy']:.4f}" if "val_accuracy" in last else "")
+        + (f", best epoch {result['best_epoch']}" if result["best_epoch"] else "")
         + f" -> {args.out}"
     )
     return 0

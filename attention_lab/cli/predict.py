@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="classify texts with a fine-tuned classifier",
         description="Logits, probabilities (softmax) and the predicted label of each text, "
-        "encoded exactly as in training (same vocabulary, --max-len and truncation).",
+        "encoded exactly as in training (same vocabulary, --max-len and truncation). Texts "
+        "come from the command line, or one per line from --file (- reads standard input).",
     )
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
-    parser.add_argument("texts", nargs="+", help="one or more texts")
+    parser.add_argument("texts", nargs="*", help="one or more texts")
+    parser.add_argument("--file", help="a UTF-8 file with one text per line, or - for stdin")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -20,33 +24,38 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def read_lines(path: str) -> list[str]:
+    from pathlib import Path
+
+    from attention_lab.errors import AttentionLabError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise AttentionLabError(f"cannot read texts from {path}: {err}") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
 def run(args) -> int:
     import json
 
-    import numpy as np
+    from attention_lab.errors import AttentionLabError
+    from attention_lab.runtime import choose_plan
+    from attention_lab.training.evaluation import predict_texts
+    from attention_lab.training.finetune import load_run
 
-    from attention_lab.training.finetune import encoded_from_texts, load_finetuned
-    from attention_lab.training.trainer import predict_logits
-
-    model, run_record, tokenizer = load_finetuned(args.checkpoint)
-    data = encoded_from_texts(
-        tokenizer, args.texts, run_record["max_len"], run_record["truncation"]
+    texts = list(args.texts) + (read_lines(args.file) if args.file else [])
+    if not texts:
+        raise AttentionLabError("no text to classify; pass texts or --file FILE")
+    plan = choose_plan("float32", "off")
+    loaded, run_record = load_run(args.checkpoint)
+    records = predict_texts(
+        loaded.model, loaded.tokenizer(), texts, run_record, loaded.label_names, plan
     )
-    logits = predict_logits(model, data, batch_size=min(len(args.texts), 32))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-    names = run_record["label_names"]
-    for text, row, probs in zip(args.texts, logits, probabilities, strict=True):
-        label = int(row.argmax())
+    for record in records:
         if args.json:
-            record = {
-                "text": text,
-                "logits": [float(v) for v in row],
-                "probabilities": [float(v) for v in probs],
-                "label": names[label],
-                "label_id": label,
-            }
             print(json.dumps(record))
         else:
-            print(f"{names[label]:<8} {probs[label]:.3f}  {text}")
+            label = record["label_id"]
+            print(f"{record['label']:<8} {record['probabilities'][label]:.3f}  {record['text']}")
     return 0

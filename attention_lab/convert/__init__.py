@@ -1,21 +1,29 @@
-"""Hugging Face BERT checkpoints -> attention_lab's Keras layers (and back, via the same map)."""
+"""Hugging Face BERT folders <-> attention_lab's Keras models, through one weight map.
 
-from attention_lab.convert.converter import (
+- :mod:`.weight_map`: every Hugging Face tensor name beside the Keras variable it fills;
+- :mod:`.hf_checkpoint`: finding a checkpoint (folder or hub id) and reading its files;
+- :mod:`.bert_folder`: :func:`load_bert` and :func:`save_bert`, the one persisted form of a
+  BERT (a Hugging Face folder), and :func:`convert_checkpoint` (load, then save).
+"""
+
+from attention_lab.convert.bert_folder import (
+    LoadedBert,
+    LoadReport,
     convert_checkpoint,
-    load_converted,
-    load_hf_checkpoint,
-    load_model,
+    load_bert,
+    save_bert,
 )
 from attention_lab.convert.hf_checkpoint import read_state_dict, resolve_model_dir
 from attention_lab.convert.weight_map import bert_weight_map, classifier_weight_map
 
 __all__ = [
+    "LoadReport",
+    "LoadedBert",
     "bert_weight_map",
     "classifier_weight_map",
     "convert_checkpoint",
-    "load_converted",
-    "load_hf_checkpoint",
-    "load_model",
+    "load_bert",
     "read_state_dict",
     "resolve_model_dir",
+    "save_bert",
 ]

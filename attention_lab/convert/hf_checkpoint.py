@@ -46,9 +46,9 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     except Exception as err:  # any hub failure: offline, unknown repo, gated, timeout
         raise CheckpointError(
             f"cannot get {name!r} from the Hugging Face hub ({type(err).__name__}). Offline, "
-            "download it elsewhere (e.g. `huggingface-cli download "
-            f"{name} config.json model.safetensors vocab.txt --local-dir DIR`) and pass DIR, "
-            "a directory with config.json and model.safetensors"
+            f"download it on a machine with internet (`hf download {name} config.json "
+            "model.safetensors vocab.txt tokenizer_config.json --local-dir DIR`), copy DIR here "
+            "and pass DIR, a directory with config.json and model.safetensors"
         ) from err
 
 
@@ -111,14 +111,20 @@ def _read_pytorch_bin(path: Path) -> dict[str, np.ndarray]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            reason = "it holds pickled Python objects besides tensors, which are never run here"
+        else:
+            reason = f"it is damaged ({type(err).__name__})"
         raise CheckpointError(
-            f"{path}: cannot be read as a PyTorch state dict with weights_only=True ({err}); "
-            "it is corrupted or holds more than tensors. Re-download it, or convert it to "
-            "model.safetensors"
-        ) from err
+            f"{path}: refused by torch.load(weights_only=True): {reason}. Use a trusted "
+            "model.safetensors instead, or re-download the checkpoint from its source"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a dict of tensors, got {type(state).__name__}")
-    return {name: t.detach().to(torch.float32).numpy() for name, t in state.items()}
+    return {
+        name: (t.detach().to(torch.float32) if t.is_floating_point() else t.detach()).numpy()
+        for name, t in state.items()
+    }
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -141,7 +147,10 @@ def weight_files(model_dir: Path) -> list[Path]:
 
 
 def read_state_dict(model_dir: Path) -> dict[str, np.ndarray]:
-    """All tensors of the checkpoint, by their Hugging Face names, as float32 numpy arrays.
+    """All tensors of the checkpoint, by their Hugging Face names, as numpy arrays.
+
+    Floating-point tensors stored in bfloat16 or float16 are widened to float32; others keep
+    their dtype (so :func:`check_tensor` can refuse integer weights).
 
     Old TensorFlow-era names ``LayerNorm.gamma`` / ``LayerNorm.beta`` are renamed to
     ``LayerNorm.weight`` / ``LayerNorm.bias``, as ``transformers`` does when it loads them.
@@ -157,3 +166,20 @@ def read_state_dict(model_dir: Path) -> dict[str, np.ndarray]:
         name = name.replace("LayerNorm.gamma", "LayerNorm.weight")
         renamed[name.replace("LayerNorm.beta", "LayerNorm.bias")] = tensor
     return renamed
+
+
+def check_tensor(name: str, tensor: np.ndarray, source: str) -> None:
+    """Refuse a weight that is not a finite floating-point tensor (a damaged or foreign file)."""
+    if not np.issubdtype(tensor.dtype, np.floating):
+        raise CheckpointError(
+            f"{source}: tensor {name!r} has dtype {tensor.dtype}, but BERT's weights are floating "
+            "point; the file is not a BERT checkpoint or it is damaged. Re-download it"
+        )
+    bad = np.flatnonzero(~np.isfinite(tensor))
+    if bad.size:
+        where = tuple(int(i) for i in np.unravel_index(bad[0], tensor.shape))
+        raise CheckpointError(
+            f"{source}: tensor {name!r} holds {bad.size} non-finite value(s) (the first, "
+            f"{tensor[where]}, at index {where}); the checkpoint is damaged or its training "
+            "diverged. Re-download it or use an earlier checkpoint"
+        )

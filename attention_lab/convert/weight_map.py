@@ -4,7 +4,8 @@ Read it as a table. PyTorch ``nn.Linear`` stores ``weight`` as ``(out, in)``; a 
 ``Dense`` kernel is ``(in, out)``, so dense weights are transposed. LayerNorm's
 ``weight``/``bias`` are Keras's ``gamma``/``beta``; embedding tables are copied as they are.
 
-The same map drives loading (Hugging Face -> ours) and export (ours -> Hugging Face).
+The same map drives loading (Hugging Face -> ours) and saving (ours -> Hugging Face), so a
+folder written by :func:`attention_lab.convert.save_bert` is one that ``transformers`` reads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ ENCODER_BLOCK_MODULES = {
     "output.LayerNorm": lambda block: block.output_LayerNorm,
 }
 POOLER_MODULE = "pooler.dense"
+# The heads on the pooled output, by the Hugging Face names of their tensors. The pre-built head
+# is ``BertForSequenceClassification.classifier``; the chapter's custom head (section 6) has no
+# Hugging Face class, so its two dense layers keep their Keras names.
+HEAD_MODULES = {
+    "prebuilt": {"classifier": lambda model: model.classifier},
+    "custom": {
+        "head_dense": lambda model: model.head_dense,
+        "logits": lambda model: model.logits,
+    },
+}
+# Inside a classifier, every encoder tensor is prefixed as in ``BertForSequenceClassification``.
+ENCODER_PREFIX = "bert."
 
 # Buffers that Hugging Face saves beside the parameters; they hold no learned values.
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
@@ -81,6 +94,14 @@ def bert_weight_map(bert, prefix: str = "") -> list[WeightMapping]:
     return rows
 
 
-def classifier_weight_map(model) -> list[WeightMapping]:
-    """Rows for :class:`~attention_lab.models.classifier.BertForSequenceClassification`."""
-    return bert_weight_map(model.bert, prefix="bert.") + _parameters("classifier", model.classifier)
+def head_weight_map(model, head: str) -> list[WeightMapping]:
+    """Rows for the ``head`` (``"prebuilt"`` or ``"custom"``) of a built classifier."""
+    rows = []
+    for module, sublayer in HEAD_MODULES[head].items():
+        rows += _parameters(module, sublayer(model))
+    return rows
+
+
+def classifier_weight_map(model, head: str) -> list[WeightMapping]:
+    """Rows for a built classifier: its encoder under ``bert.``, then its head."""
+    return bert_weight_map(model.bert, prefix=ENCODER_PREFIX) + head_weight_map(model, head)

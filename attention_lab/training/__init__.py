@@ -1,25 +1,11 @@
-"""Fine-tuning BERT classifiers: data, schedule, checkpoints, the training loop, the run folder."""
+"""Training: fine-tuning BERT on IMDb with ``model.fit``, and the chapter's other models.
 
-from attention_lab.training.data import EncodedDataset, encode_texts, train_validation_split
-from attention_lab.training.schedule import WarmupLinearDecay
-from attention_lab.training.trainer import (
-    Trainer,
-    TrainingConfig,
-    default_strategy,
-    loss_and_accuracy,
-    make_optimizer,
-    predict_logits,
-)
-
-__all__ = [
-    "EncodedDataset",
-    "Trainer",
-    "TrainingConfig",
-    "WarmupLinearDecay",
-    "default_strategy",
-    "encode_texts",
-    "loss_and_accuracy",
-    "make_optimizer",
-    "predict_logits",
-    "train_validation_split",
-]
+- :mod:`.data`: encoded reviews, the 80/20 split, training and inference batches;
+- :mod:`.optimization`: AdamW on a warm-up + linear-decay learning rate;
+- :mod:`.callbacks`: resuming at the exact step after a kill, the best epoch, early stopping;
+- :mod:`.fit`: ``compile`` + ``fit`` of a classifier (:func:`~.fit.fit_classifier`);
+- :mod:`.run_folder`: the run folder and its ``run.json``;
+- :mod:`.finetune`: the chapter's experiment end to end (IMDb -> fine-tuned run folder);
+- :mod:`.evaluation`: logits, metrics and predictions of a fine-tuned classifier;
+- :mod:`.bilstm`, :mod:`.seq2seq`: the GloVe BiLSTM and the encoder-decoder of sections 2-3.
+"""

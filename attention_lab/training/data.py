@@ -1,27 +1,45 @@
-"""Encoded reviews in memory, the 80/20 train/validation split and fixed-shape batches.
+"""Encoded reviews, the 80/20 split, and the batches ``model.fit`` and prediction read.
 
 Chapter section 4 encodes every review to 150 WordPiece ids with ``[CLS] … [SEP]``, an
 attention mask and segment ids, then calls ``train_test_split(test_size=0.2,
-random_state=42)`` for 20,000 training and 5,000 validation reviews. :func:`encode_texts`
+random_state=42)`` for 20,000 training and 5,000 validation reviews. :func:`encode_reviews`
 and :func:`train_validation_split` do the same; the split follows scikit-learn's rule
 (``RandomState(42).permutation``, the first ``ceil(0.2·n)`` indices for validation).
 
-Batches come from numpy arrays rather than a shuffling ``tf.data`` buffer so that epoch
-``e`` always sees the same order (a permutation seeded by ``seed + e``): a run resumed in
-the middle of an epoch continues with exactly the batches it had not seen yet.
+Batches are ``keras.utils.PyDataset`` s built from the numpy arrays, so ``fit`` reads them on
+every backend without ``tf.data``:
+
+- :class:`TrainingStream`: the training batches of every epoch, one after the other, as an
+  endless stream indexed by the global step. Epoch ``e`` always sees the same order (a
+  permutation seeded by ``[seed, e]``), so a run resumed at step ``s`` continues with exactly
+  the batches it had not seen yet. With ``bucket_by_length``, reviews of similar length share
+  a batch, padded only to the longest (rounded up to a multiple of 16).
+- :class:`InferenceBatches`: evaluation and prediction batches sorted by length, each padded
+  only to its own longest review; padding is masked, so the logits equal those of fully
+  padded batches up to float rounding, and less is computed.
+
+Both vary the sequence length from batch to batch. TensorFlow's ``fit`` turns a PyDataset into
+``tf.data`` with a signature guessed from its first two batches, which would fix the length;
+:meth:`ArrayBatches.for_fit` hands TensorFlow a ``tf.data`` pipeline whose signature leaves
+the length free (the one TensorFlow-specific piece of this module).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 
+from attention_lab import backend
 from attention_lab.errors import AttentionLabError
 
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
+LENGTH_MULTIPLE = 16  # trimmed batches are padded to a multiple of this: few distinct shapes
+BUCKET_WINDOW = 64  # with bucket_by_length, reviews are sorted by length in windows of 64 batches
 
 
 @dataclass
@@ -51,10 +69,19 @@ class EncodedDataset:
     def max_len(self) -> int:
         return self.features["input_ids"].shape[1]
 
+    @property
+    def lengths(self) -> np.ndarray:
+        """Real (unpadded) tokens of each example."""
+        return self.features["attention_mask"].sum(axis=1)
+
     def subset(self, indices: np.ndarray) -> EncodedDataset:
         return EncodedDataset(
             {k: v[indices] for k, v in self.features.items()}, self.labels[indices]
         )
+
+    def rows(self, indices: np.ndarray, width: int | None = None) -> dict[str, np.ndarray]:
+        """The features of ``indices``, trimmed to the first ``width`` positions."""
+        return {k: v[indices, :width] for k, v in self.features.items()}
 
     def check(self, num_labels: int, name: str = "dataset") -> EncodedDataset:
         """Refuse an empty dataset and labels outside ``0 … num_labels - 1``."""
@@ -72,15 +99,20 @@ class EncodedDataset:
         return self
 
 
-def encode_texts(
+def encode_reviews(
     tokenizer,
     texts: Sequence[str | bytes],
-    labels: Sequence[int] | np.ndarray,
+    labels: Sequence[int] | np.ndarray | None,
     max_length: int,
     truncation: str = "first",
 ) -> EncodedDataset:
-    """Encode ``texts`` with ``tokenizer.encode_batch`` to ``max_length`` ids, padded."""
+    """Encode ``texts`` to ``max_length`` WordPiece ids, padded, as the chapter's bert_encoder.
+
+    ``labels`` None gives labels 0 (for prediction). Empty or blank texts are refused: a
+    classifier would still give them a label.
+    """
     texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
+    labels = np.zeros(len(texts), np.int32) if labels is None else np.asarray(labels)
     if not texts:
         return EncodedDataset(
             {k: np.zeros((0, max_length), np.int32) for k in FEATURES}, np.zeros(0, np.int32)
@@ -88,7 +120,7 @@ def encode_texts(
     encoded = tokenizer.encode_batch(
         texts, max_length=max_length, truncation=truncation, padding="max_length"
     )
-    return EncodedDataset({k: encoded[k] for k in FEATURES}, np.asarray(labels))
+    return EncodedDataset({k: encoded[k] for k in FEATURES}, labels)
 
 
 def train_validation_split(
@@ -110,40 +142,120 @@ def train_validation_split(
     return data.subset(order[n_validation:]), data.subset(order[:n_validation])
 
 
-def epoch_order(n: int, epoch: int, seed: int) -> np.ndarray:
-    """The shuffled order of epoch ``epoch`` (0-based): the same every time it is asked for."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
+def padded_width(longest: int, max_len: int, multiple: int = LENGTH_MULTIPLE) -> int:
+    """``longest`` rounded up to a multiple of ``multiple``, at most ``max_len``."""
+    return min(max_len, max(multiple, -(-int(longest) // multiple) * multiple))
 
 
-def train_batches(
-    data: EncodedDataset, batch_size: int, epoch: int, seed: int, start: int = 0
-) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """Full batches of epoch ``epoch`` from batch index ``start`` on (a remainder is dropped).
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of ``(features, labels)`` cut from an :class:`EncodedDataset`."""
 
-    Every batch has exactly ``batch_size`` examples, so a compiled step never retraces.
+    def __init__(self, data: EncodedDataset):
+        super().__init__()
+        self.data = data
+
+    def for_fit(self):
+        """What to pass to ``fit``: this dataset, or on TensorFlow a ``tf.data`` pipeline of
+        it whose signature leaves batch size and length free."""
+        if backend.name() != "tensorflow":
+            return self
+        import tensorflow as tf
+
+        spec = {k: tf.TensorSpec((None, None), tf.int32) for k in FEATURES}
+        signature = (spec, tf.TensorSpec((None,), tf.int32))
+        def generate():
+            count = self.num_batches
+            for i in itertools.count() if count is None else range(count):
+                yield self[i]
+
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        if self.num_batches is not None:  # known length: fit's evaluation loop needs no guess
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.num_batches))
+        return dataset.prefetch(2)
+
+
+class TrainingStream(ArrayBatches):
+    """Every epoch's training batches in turn; item ``i`` is the batch of step ``start + i``.
+
+    Each epoch has ``len(data) // batch_size`` full batches (a remainder is left out, so a
+    compiled step sees one batch size). Pass ``steps_per_epoch`` to ``fit``: the stream itself
+    never ends.
     """
-    order = epoch_order(len(data), epoch, seed)
-    for b in range(start, len(data) // batch_size):
-        rows = order[b * batch_size : (b + 1) * batch_size]
-        yield {k: v[rows] for k, v in data.features.items()}, data.labels[rows]
+
+    def __init__(
+        self,
+        data: EncodedDataset,
+        batch_size: int,
+        seed: int,
+        start: int = 0,
+        bucket_by_length: bool = False,
+    ):
+        super().__init__(data)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.start = start
+        self.bucket_by_length = bucket_by_length
+        self.steps_per_epoch = len(data) // batch_size
+        if self.steps_per_epoch == 0:
+            raise AttentionLabError(
+                f"{len(data)} training examples make no full batch of {batch_size}; pass more "
+                "data or a smaller --batch-size"
+            )
+        self._epoch, self._batches = None, None
+
+    @property
+    def num_batches(self):
+        return None  # endless: fit's steps_per_epoch says where an epoch ends
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The example indices of every batch of ``epoch``, in order (the same every time)."""
+        n, size = len(self.data), self.batch_size
+        order = np.random.default_rng([self.seed, epoch]).permutation(n)
+        used = order[: self.steps_per_epoch * size]
+        if not self.bucket_by_length:
+            return list(used.reshape(self.steps_per_epoch, size))
+        lengths = self.data.lengths
+        window = BUCKET_WINDOW * size
+        chunks = [used[i : i + window] for i in range(0, len(used), window)]
+        by_length = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
+        batches = by_length.reshape(self.steps_per_epoch, size)
+        shuffled = np.random.default_rng([self.seed, epoch, 1]).permutation(len(batches))
+        return list(batches[shuffled])
+
+    def __getitem__(self, index: int):
+        step = self.start + index
+        epoch, position = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, self.epoch_batches(epoch)
+        rows = self._batches[position]
+        width = None
+        if self.bucket_by_length:
+            width = padded_width(self.data.lengths[rows].max(), self.data.max_len)
+        return self.data.rows(rows, width), self.data.labels[rows]
 
 
-def length_sorted_batches(
-    data: EncodedDataset, batch_size: int, multiple: int = 16
-) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Inference batches of similar lengths, trimmed of shared padding: ``(rows, features)``.
+class InferenceBatches(ArrayBatches):
+    """Batches of at most ``batch_size`` examples of similar length, trimmed of shared padding.
 
-    Padding is masked, so dropping the columns that are padding for every row of a batch
-    changes no logit (up to float rounding) and saves their compute. Lengths are rounded up
-    to a ``multiple`` and the last batch is padded with copies of its first row, so a compiled
-    function sees few distinct shapes; ``rows`` are the real examples' indices.
+    Item ``i`` is ``(features, labels)``; :attr:`order` gives, batch after batch, the indices
+    of the examples in ``data``, so that outputs can be put back in the data's order.
     """
-    lengths = data.features["attention_mask"].sum(axis=1)
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(data), batch_size):
-        rows = order[start : start + batch_size]
-        width = min(
-            data.max_len, max(multiple, -(-int(lengths[rows].max()) // multiple) * multiple)
-        )
-        padded = np.concatenate([rows, np.full(batch_size - len(rows), rows[0])])
-        yield rows, {k: v[padded, :width] for k, v in data.features.items()}
+
+    def __init__(self, data: EncodedDataset, batch_size: int):
+        super().__init__(data)
+        self.batch_size = batch_size
+        self.order = np.argsort(data.lengths, kind="stable")
+
+    @property
+    def num_batches(self):
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def batch_rows(self, index: int) -> np.ndarray:
+        return self.order[index * self.batch_size : (index + 1) * self.batch_size]
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.num_batches:
+            raise IndexError(index)
+        rows = self.batch_rows(index)
+        width = padded_width(self.data.lengths[rows].max(), self.data.max_len)
+        return self.data.rows(rows, width), self.data.labels[rows]

@@ -1,11 +1,20 @@
-"""Learning rate: linear warm-up, then linear decay to zero (Devlin et al., 2019, appendix A.2).
+"""How fine-tuning updates the weights: AdamW on a warm-up + linear-decay learning rate.
+
+The chapter compiles with ``Adam(learning_rate=2e-5)``. BERT's own fine-tuning recipe (Devlin
+et al., 2019, appendix A.2), which the chapter's closing notes recommend, adds two things:
+
+- **AdamW** (Loshchilov & Hutter, 2019): weight decay 0.01 applied apart from the gradient
+  step, and not to LayerNorm's scales and offsets or to any bias;
+- **the learning rate** warms up linearly over the first 10% of the steps, then decays
+  linearly to zero, so that the first updates, made while the new head is still random, do
+  not wreck the pre-trained encoder::
 
     lr(step) = peak · step / warmup                                  step < warmup
     lr(step) = peak · max(0, (total - step) / (total - warmup))      otherwise
 
-The chapter's closing notes on fine-tuning recommend exactly this: warm the learning rate up,
-then decay it, so that the first updates, made while the new head is still random, do not
-wreck the pre-trained encoder.
+The gradient's global norm is clipped to 1.0. Under ``tf.distribute`` Keras clips each
+replica's share of the gradient before summing the shares (BERT's recipe clips the sum); with
+one device, as here, they are the same.
 """
 
 from __future__ import annotations
@@ -14,6 +23,9 @@ import keras
 from keras import ops
 
 from attention_lab.errors import AttentionLabError
+
+# Parameters that BERT's optimizer does not decay: LayerNorm's gamma/beta and every bias.
+NO_WEIGHT_DECAY = ("bias", "gamma", "beta")
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
@@ -50,3 +62,26 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "warmup_steps": self.warmup_steps,
             "total_steps": self.total_steps,
         }
+
+
+def adamw(
+    peak_learning_rate: float,
+    total_steps: int,
+    warmup_fraction: float = 0.1,
+    weight_decay: float = 0.01,
+    clipnorm: float = 1.0,
+) -> keras.optimizers.AdamW:
+    """AdamW on :class:`WarmupLinearDecay`, BERT's fine-tuning optimizer (epsilon 1e-6)."""
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise AttentionLabError(f"--warmup must lie in [0, 1), got {warmup_fraction}")
+    schedule = WarmupLinearDecay(
+        peak_learning_rate, int(warmup_fraction * total_steps), total_steps
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        epsilon=1e-6,
+        global_clipnorm=clipnorm or None,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+    return optimizer

@@ -1,0 +1,474 @@
+"""The one persisted form of a BERT: a Hugging Face folder, read and written through the weight map.
+
+A folder holds
+
+    config.json         Hugging Face's BertConfig (``architectures``, ``id2label``) and, for a
+                        folder attention_lab wrote, an ``attention_lab`` block: the head, the
+                        sha256 of the weights, where they came from
+    model.safetensors   every tensor under its Hugging Face name (dense kernels as PyTorch's
+                        ``(out, in)``), so that ``transformers`` loads the folder as it is
+    vocab.txt, ...      the tokenizer files
+
+:func:`load_bert` reads any such folder (one from ``transformers``, a hub id, a folder from
+``attention-lab convert``, a fine-tuning run folder) into our Keras model; :func:`save_bert`
+writes one. ``convert`` is load then save; ``export`` is save. A ``BertModel`` or a pre-built
+classifier folder is what ``transformers.BertModel`` / ``BertForSequenceClassification``
+``.from_pretrained`` load; the chapter's custom head has no Hugging Face class, so its two dense
+layers are stored beside the encoder under their own names (``head_dense``, ``logits``), which
+``transformers.BertModel.from_pretrained`` reports as unused and skips.
+
+Every tensor is accounted for: each row of the weight map must find its tensor with the right
+shape, dtype and finite values, and each tensor of the checkpoint must be used, except the
+buffers and pre-training heads of :mod:`~attention_lab.convert.weight_map`, and a head the
+requested model does not have (reported as skipped).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from attention_lab import __version__
+from attention_lab.config import BertConfig
+from attention_lab.convert.hf_checkpoint import (
+    SAFETENSORS,
+    check_tensor,
+    read_hf_config,
+    read_state_dict,
+    resolve_model_dir,
+    weight_files,
+)
+from attention_lab.convert.weight_map import (
+    BUFFERS,
+    ENCODER_PREFIX,
+    HEAD_MODULES,
+    PRETRAINING_HEAD_PREFIX,
+    bert_weight_map,
+    classifier_weight_map,
+    head_weight_map,
+)
+from attention_lab.errors import CheckpointError
+from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
+from attention_lab.models.bert import BertModel
+from attention_lab.models.classifier import HEADS, head_name
+
+FORMAT = 2  # the "attention_lab.format" of config.json; 0.1.0 wrote manifest.json + .h5 instead
+CONFIG = "config.json"
+RUN_FILE = "run.json"
+TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+SPECIAL_TOKENS_MAP = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh", "relu": "relu"}
+ARCHITECTURES = {
+    "bert": "BertModel",
+    "prebuilt": "BertForSequenceClassification",
+    "custom": "BertModel",  # the encoder loads in transformers; the custom head has no class
+}
+
+
+@dataclass
+class LoadReport:
+    """What happened to each tensor of the checkpoint."""
+
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # buffers, pre-training or unused heads
+
+
+@dataclass
+class LoadedBert:
+    """A model read by :func:`load_bert`, with what it came with.
+
+    Attributes:
+        model: :class:`~attention_lab.models.bert.BertModel` or one of the classifiers.
+        config: its :class:`~attention_lab.config.BertConfig`.
+        directory: the local folder it was read from (tokenizer files live there).
+        label_names: the classifier's labels (``id2label``), empty for a bare encoder.
+        report: which tensors were loaded and which skipped.
+    """
+
+    model: object
+    config: BertConfig
+    directory: Path
+    label_names: list[str]
+    report: LoadReport
+
+    @property
+    def head(self) -> str | None:
+        """``"prebuilt"``, ``"custom"``, or None for a bare encoder."""
+        return None if isinstance(self.model, BertModel) else head_name(self.model)
+
+    @property
+    def encoder(self) -> BertModel:
+        """The BERT encoder itself (the classifier's ``bert``)."""
+        return self.model if isinstance(self.model, BertModel) else self.model.bert
+
+    def tokenizer(self):
+        """The :class:`~attention_lab.tokenization.BertTokenizer` of the folder's vocab.txt."""
+        from attention_lab.tokenization import BertTokenizer
+
+        if not (self.directory / "vocab.txt").is_file():
+            raise CheckpointError(f"{self.directory} has no vocab.txt; the tokenizer needs it")
+        return BertTokenizer.from_pretrained(self.directory)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_our_folder(path: Path) -> bool:
+    """True for a folder attention_lab wrote (any version): ``--overwrite`` may replace it."""
+    config = path / CONFIG
+    if config.is_file():
+        try:
+            if isinstance(json.loads(config.read_text()).get("attention_lab"), dict):
+                return True
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            pass
+    return (path / RUN_FILE).is_file() or (path / "manifest.json").is_file()
+
+
+def _refuse_unreadable_folders(directory: Path) -> None:
+    """Folders of ours that hold no model (yet, or any more): say what to do instead."""
+    if (directory / "manifest.json").is_file() and (directory / "model.weights.h5").is_file():
+        raise CheckpointError(
+            f"{directory} was written by attention_lab 0.1 (manifest.json + model.weights.h5), "
+            "a format this version no longer reads; convert the original checkpoint again: "
+            f"`attention-lab convert SOURCE --out {directory} --overwrite`"
+        )
+    if (directory / "model.npz").is_file() and not (directory / SAFETENSORS).is_file():
+        raise CheckpointError(
+            f"{directory} is a fine-tuning run of attention_lab 0.1 (model.npz), a format this "
+            "version no longer reads; run `attention-lab finetune` again into a new --out folder"
+        )
+    if (directory / RUN_FILE).is_file() and not (directory / CONFIG).is_file():
+        raise CheckpointError(
+            f"{directory} is a fine-tuning run whose training has not finished (no config.json "
+            "and model.safetensors yet); run the same `attention-lab finetune` command again to "
+            "resume it"
+        )
+
+
+def _saved_head(hf: dict, state: dict[str, np.ndarray]) -> str | None:
+    ours = hf.get("attention_lab") if isinstance(hf.get("attention_lab"), dict) else {}
+    if ours.get("head") in HEADS:
+        return ours["head"]
+    return "prebuilt" if "classifier.weight" in state else None
+
+
+def _check_weights_digest(directory: Path, hf: dict) -> None:
+    """A folder we wrote records the sha256 of its weights: a changed byte is refused."""
+    ours = hf.get("attention_lab")
+    expected = ours.get("weights_sha256") if isinstance(ours, dict) else None
+    if not expected:
+        return
+    path = directory / SAFETENSORS
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: {SAFETENSORS} is missing beside its config.json")
+    if sha256(path) != expected:
+        raise CheckpointError(
+            f"{path} has changed since attention_lab wrote it (its sha256 no longer matches "
+            f"config.json); the file is damaged. Write the folder again (convert, or finetune "
+            "into a new --out)"
+        )
+
+
+def _check_layer_count(state, config: BertConfig, source: str) -> None:
+    layers = {n.split("encoder.layer.")[1].split(".")[0] for n in state if "encoder.layer." in n}
+    if layers and len(layers) != config.num_hidden_layers:
+        raise CheckpointError(
+            f"{source}: the weights have {len(layers)} encoder layers but config.json has "
+            f"num_hidden_layers={config.num_hidden_layers}; set num_hidden_layers={len(layers)} "
+            "in config.json (or use the config.json that came with the weights)"
+        )
+
+
+def _assign(rows, state: dict[str, np.ndarray], source: str, report: LoadReport) -> None:
+    """Fill every mapped variable from ``state``, checking names, shapes and values."""
+    missing = [row.hf_name for row in rows if row.hf_name not in state]
+    if missing:
+        raise CheckpointError(
+            f"{source}: missing tensor {missing[0]!r}"
+            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            + "; the checkpoint does not match its config.json"
+        )
+    for row in rows:
+        tensor = state[row.hf_name]
+        check_tensor(row.hf_name, tensor, source)
+        value = tensor.T if row.transpose else tensor
+        if tuple(value.shape) != tuple(row.variable.shape):
+            expected = tuple(row.variable.shape)
+            raise CheckpointError(
+                f"{source}: tensor {row.hf_name!r} has shape {tuple(tensor.shape)} but the "
+                f"config gives {expected[::-1] if row.transpose else expected}; config.json "
+                "and the weights disagree"
+            )
+        row.variable.assign(value.astype(row.variable.dtype))
+        report.loaded.append(row.hf_name)
+
+
+def _account_for_the_rest(state, report: LoadReport, head_tensors: set[str], source: str):
+    used = set(report.loaded)
+    for name in sorted(state):
+        if name in used:
+            continue
+        bare = name.removeprefix(ENCODER_PREFIX)
+        if bare in BUFFERS or name.startswith(PRETRAINING_HEAD_PREFIX) or name in head_tensors:
+            report.skipped.append(name)
+            continue
+        raise CheckpointError(
+            f"{source}: unused tensor {name!r} with shape {tuple(state[name].shape)}; this is "
+            "not a BertModel / BertForSequenceClassification checkpoint we know how to convert"
+        )
+
+
+def _head_tensors(state) -> dict[str, set[str]]:
+    return {
+        head: {n for n in state if n.split(".")[0] in modules}
+        for head, modules in HEAD_MODULES.items()
+    }
+
+
+def load_bert(
+    source: str | os.PathLike,
+    head: str | None = None,
+    num_labels: int | None = None,
+    dtype=None,
+) -> LoadedBert:
+    """Read a BERT folder (or hub id) into our Keras model.
+
+    Args:
+        source: a Hugging Face folder, a hub id, a folder from ``attention-lab convert`` or
+            ``save_bert``, or a fine-tuning run folder.
+        head: ``None`` builds what the folder holds (an encoder, or its classifier);
+            ``"prebuilt"`` / ``"custom"`` builds that classifier on the folder's encoder and
+            keeps the folder's head only when it is the same head with ``num_labels`` outputs.
+        num_labels: outputs of a requested head (default: the folder's, else 2).
+        dtype: a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``, ...).
+
+    Raises :class:`~attention_lab.errors.CheckpointError` naming the file, tensor or setting
+    that is wrong and what to do.
+    """
+    directory = resolve_model_dir(source)
+    _refuse_unreadable_folders(directory)
+    hf = read_hf_config(directory)
+    config = BertConfig.from_hf_config(hf)
+    _check_weights_digest(directory, hf)
+    state = read_state_dict(directory)
+    where = str(directory)
+    _check_layer_count(state, config, where)
+    saved = _saved_head(hf, state)
+    id2label = hf.get("id2label") or {}
+    names = [str(id2label[k]) for k in sorted(id2label, key=int)] if saved else []
+    ours = hf.get("attention_lab") if isinstance(hf.get("attention_lab"), dict) else {}
+    prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
+    has_pooler = f"{prefix}pooler.dense.weight" in state
+    report = LoadReport()
+    head = head or saved
+    if head is None:
+        model = BertModel(config, add_pooling_layer=has_pooler, dtype=dtype)
+        model.build()
+        _assign(bert_weight_map(model, prefix=prefix), state, where, report)
+        _account_for_the_rest(state, report, set().union(*_head_tensors(state).values()), where)
+        return LoadedBert(model, config, directory, [], report)
+    if not has_pooler:
+        raise CheckpointError(
+            f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight); both "
+            "classifier heads read the pooled [CLS] output, so use a BERT checkpoint saved with "
+            "its pooler"
+        )
+    config.num_labels = num_labels or (config.num_labels if saved else 2)
+    head_options = {}
+    if head == "custom" and saved == "custom":
+        head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
+    if head not in HEADS:
+        raise CheckpointError(f"unknown head {head!r}; choose one of {sorted(HEADS)}")
+    model = HEADS[head](config, dtype=dtype, **head_options)
+    model.build()
+    rows = bert_weight_map(model.bert, prefix=prefix)
+    if saved == head and _head_fits(model, head, state):
+        rows += head_weight_map(model, head)
+    else:
+        names = []
+    _assign(rows, state, where, report)
+    _account_for_the_rest(state, report, set().union(*_head_tensors(state).values()), where)
+    names = names if len(names) == config.num_labels else default_label_names(config.num_labels)
+    return LoadedBert(model, config, directory, names, report)
+
+
+def _head_fits(model, head: str, state) -> bool:
+    """Whether the folder's ``head`` tensors have the shapes of ``model``'s head."""
+    for row in head_weight_map(model, head):
+        tensor = state.get(row.hf_name)
+        if tensor is None:
+            return False
+        shape = tuple(tensor.shape[::-1]) if row.transpose else tuple(tensor.shape)
+        if shape != tuple(row.variable.shape):
+            return False
+    return True
+
+
+def default_label_names(num_labels: int) -> list[str]:
+    """Hugging Face's default label names, ``LABEL_0``, ``LABEL_1``, ..."""
+    return [f"LABEL_{i}" for i in range(num_labels)]
+
+
+def hf_config(model, label_names: list[str] | None = None, provenance: dict | None = None) -> dict:
+    """``config.json`` for ``model``: Hugging Face's fields plus the ``attention_lab`` block."""
+    config: BertConfig = model.config
+    kind = "bert" if isinstance(model, BertModel) else head_name(model)
+    values = config.to_dict()
+    values.update(
+        architectures=[ARCHITECTURES[kind]],
+        model_type="bert",
+        hidden_act=HF_ACTIVATIONS[config.hidden_act],
+        position_embedding_type="absolute",
+        torch_dtype="float32",
+    )
+    del values["num_labels"]
+    ours = {"format": FORMAT, "version": __version__, "head": None if kind == "bert" else kind}
+    if kind == "bert":
+        ours["add_pooling_layer"] = model.pooler is not None
+    else:
+        names = list(label_names or default_label_names(config.num_labels))
+        if len(names) != config.num_labels:
+            raise CheckpointError(
+                f"{len(names)} label names {names} for a {config.num_labels}-label head"
+            )
+        values.update(
+            id2label={str(i): name for i, name in enumerate(names)},
+            label2id={name: i for i, name in enumerate(names)},
+            problem_type="single_label_classification",
+            classifier_dropout=None,
+        )
+    if kind == "custom":
+        ours.update(head_units=model.head_units, head_dropout=model.head_dropout)
+    ours.update(provenance or {})
+    values["attention_lab"] = ours
+    return values
+
+
+def state_dict(model) -> dict[str, np.ndarray]:
+    """Hugging Face tensors of ``model``: the weight map read from our side."""
+    if isinstance(model, BertModel):
+        rows = bert_weight_map(model)
+    else:
+        rows = classifier_weight_map(model, head_name(model))
+    out = {}
+    for row in rows:
+        value = np.asarray(row.variable, dtype=np.float32)
+        out[row.hf_name] = np.ascontiguousarray(value.T if row.transpose else value)
+    return out
+
+
+def _tokenizer_config(vocab: Path, max_len: int) -> dict:
+    """A ``BertTokenizer`` config; lower-casing is read off the vocabulary (no capitals)."""
+    tokens = vocab.read_text(encoding="utf-8").split("\n")
+    has_capitals = any(t[:1].isupper() for t in tokens if not t.startswith("["))
+    return {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": not has_capitals,
+        "model_max_length": max_len,
+        **SPECIAL_TOKENS_MAP,
+    }
+
+
+def write_bert_files(
+    model,
+    folder: Path,
+    tokenizer_dir: str | os.PathLike | None = None,
+    label_names: list[str] | None = None,
+    provenance: dict | None = None,
+) -> None:
+    """Write ``model``'s weights, config.json and tokenizer files into ``folder``.
+
+    Each file is written atomically; ``config.json`` (which records the weights' sha256) comes
+    after ``model.safetensors``, so a folder with a config.json always has its weights.
+    """
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if tokenizer_dir is not None:
+        tokenizer_dir = Path(tokenizer_dir)
+        vocab = tokenizer_dir / "vocab.txt"
+        if not vocab.is_file():
+            raise CheckpointError(f"{tokenizer_dir} has no vocab.txt to save with the model")
+        for name in TOKENIZER_FILES:
+            if (tokenizer_dir / name).is_file() and tokenizer_dir.resolve() != folder.resolve():
+                with atomic_file(folder / name) as tmp:
+                    shutil.copyfile(tokenizer_dir / name, tmp)
+        if not (folder / "tokenizer_config.json").is_file():
+            settings = _tokenizer_config(vocab, model.config.max_position_embeddings)
+            atomic_write_json(folder / "tokenizer_config.json", settings, indent=2)
+        if not (folder / "special_tokens_map.json").is_file():
+            atomic_write_json(folder / "special_tokens_map.json", SPECIAL_TOKENS_MAP, indent=2)
+    with atomic_file(folder / SAFETENSORS) as tmp:
+        save_file(state_dict(model), str(tmp), metadata={"format": "pt"})
+    record = {**(provenance or {}), "weights_sha256": sha256(folder / SAFETENSORS)}
+    atomic_write_json(folder / CONFIG, hf_config(model, label_names, record), indent=2)
+
+
+def save_bert(
+    model,
+    directory: str | os.PathLike,
+    tokenizer_dir: str | os.PathLike | None = None,
+    label_names: list[str] | None = None,
+    overwrite: bool = False,
+    provenance: dict | None = None,
+) -> Path:
+    """Write ``model`` as a Hugging Face folder at ``directory``, atomically.
+
+    The folder is written under a temporary name and renamed into place when complete. An
+    existing ``directory`` is replaced only with ``overwrite`` and only if attention_lab wrote
+    it. Returns the folder.
+    """
+    with atomic_directory(directory, overwrite=overwrite, is_ours=is_our_folder) as tmp:
+        write_bert_files(model, tmp, tokenizer_dir, label_names, provenance)
+    return Path(directory)
+
+
+def convert_checkpoint(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    overwrite: bool = False,
+) -> Path:
+    """``load_bert(source)`` then ``save_bert``: a checked copy of ``source`` in our folder form.
+
+    The new folder records where it came from (``source``, the sha256 of the files read, the
+    tensors skipped) in config.json's ``attention_lab`` block.
+    """
+    from attention_lab.io import check_separate
+
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
+    local = Path(source).expanduser()
+    check_separate(out, local if local.exists() else None)
+    loaded = load_bert(source)
+    check_separate(out, loaded.directory)
+    read = [loaded.directory / CONFIG, *weight_files(loaded.directory)]
+    provenance = {
+        "source": str(source),
+        "source_sha256": {p.name: sha256(p) for p in read},
+        "skipped_tensors": loaded.report.skipped,
+        "converted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    tokenizer = loaded.directory if (loaded.directory / "vocab.txt").is_file() else None
+    return save_bert(
+        loaded.model, out, tokenizer, loaded.label_names or None, overwrite, provenance
+    )

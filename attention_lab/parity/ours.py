@@ -1,0 +1,82 @@
+"""Our BERT's side of a parity check, on whichever Keras backend is active.
+
+The model is fed numpy arrays and its outputs come back through ``keras.ops``, so nothing
+here depends on TensorFlow; compiling (``--xla``) goes through the backend's own compiler,
+by :func:`attention_lab.backend.compile_function`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from attention_lab.backend import compile_function
+from attention_lab.convert import load_bert
+from attention_lab.layers.embeddings import check_ids_in_range
+from attention_lab.models.classifier import BertForSequenceClassification
+from attention_lab.parity.compare import named_outputs
+
+# The Keras dtype policy of each precision the report runs in.
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.Model:
+    """``ours`` as a built model: ``model_dir`` converted in memory when ``ours`` is None."""
+    if isinstance(ours, keras.Model):
+        return ours
+    return load_bert(model_dir if ours is None else ours).model
+
+
+def has_head(model: keras.Model) -> bool:
+    """Whether ``model`` is a sequence classifier (its logits are compared too)."""
+    return isinstance(model, BertForSequenceClassification)
+
+
+def in_policy(model: keras.Model, precision: str) -> keras.Model:
+    """``model`` itself in float32, else a twin under that precision's policy, same weights."""
+    policy = POLICIES[precision]
+    if model.dtype_policy.name == policy:
+        return model
+    twin = type(model).from_config({**model.get_config(), "dtype": policy})
+    twin.build()
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _numpy(x) -> np.ndarray:
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32")).astype(np.float64)
+
+
+def forward(model: keras.Model, xla: bool):
+    """A function from a numpy batch to our named tensors, as float64 numpy arrays."""
+    with_head = has_head(model)
+    bert = model.bert if with_head else model
+
+    def run(inputs):
+        outputs = bert(inputs, output_hidden_states=True, output_attentions=True)
+        if with_head:
+            outputs["logits"] = model(inputs)
+        return outputs
+
+    run = compile_function(run, jit_compile=True) if xla else run
+
+    def call(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if xla:  # XLA drops the embeddings' range checks: the ids are checked here instead
+            config = bert.config
+            fix = "tokenize with this model's own vocab.txt"
+            check_ids_in_range(batch["input_ids"], config.vocab_size, "input_ids", fix)
+            check_ids_in_range(
+                batch["token_type_ids"], config.type_vocab_size, "token_type_ids", fix
+            )
+        out = run({k: keras.ops.convert_to_tensor(v) for k, v in batch.items()})
+        return named_outputs(
+            [_numpy(h) for h in out["hidden_states"]],
+            [_numpy(a) for a in out["attentions"]],
+            _numpy(out["sequence_output"]),
+            _numpy(out["pooled_output"]) if "pooled_output" in out else None,
+            _numpy(out["logits"]) if with_head else None,
+        )
+
+    return call

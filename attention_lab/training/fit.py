@@ -1,0 +1,180 @@
+"""Fine-tuning a BERT classifier with Keras's own ``compile`` and ``fit`` (chapter sections 5-6).
+
+The chapter trains with ``model.compile(optimizer=Adam(2e-5), loss=BinaryCrossentropy(
+from_logits=True), metrics=["accuracy"])`` and ``model.fit(train, validation_data=val,
+epochs=3)``. :func:`fit_classifier` is that call, with what fine-tuning at scale adds:
+
+- the loss on the logits: sparse softmax cross-entropy on labels 0/1, the same objective as
+  the chapter's one-hot ``BinaryCrossentropy(from_logits=True)`` on two outputs (for the
+  chapter's custom head, which puts a sigmoid before that loss, see
+  :class:`~attention_lab.models.classifier.BertCustomClassifier`);
+- AdamW on a warm-up + linear-decay schedule with clipping (:mod:`.optimization`);
+- XLA (``jit_compile``) and mixed precision (the model's dtype policy; Keras adds loss scaling
+  for float16), as :mod:`attention_lab.runtime` chooses;
+- ``tf.distribute``: build and compile the model inside ``strategy.scope()`` (several GPUs:
+  ``MirroredStrategy``; several machines: ``MultiWorkerMirroredStrategy`` with ``TF_CONFIG``),
+  and ``fit`` splits every batch over the replicas;
+- resuming at the exact step after a kill, keeping the best epoch and early stopping, all
+  surviving the process (:mod:`.callbacks`); the progress bar shows examples/s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from attention_lab.errors import AttentionLabError
+from attention_lab.training.callbacks import ResumableEarlyStopping, TrainingCheckpoint
+from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
+from attention_lab.training.optimization import adamw
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Hyper-parameters of one fine-tuning run (chapter section 5 defaults).
+
+    Attributes:
+        epochs: passes over the training set (chapter: 3).
+        batch_size: global batch, split evenly over the replicas (chapter: 16).
+        learning_rate: peak learning rate after warm-up (chapter: 2e-5).
+        warmup_fraction: share of all steps spent warming up.
+        weight_decay: AdamW's decoupled decay (not applied to LayerNorm and biases).
+        clipnorm: largest global gradient norm; ``0`` disables clipping.
+        early_stopping_patience: epochs without a better validation loss before stopping
+            (``None``: never stop early).
+        seed: seeds the head's initial weights, dropout and the order of the batches.
+        checkpoint_every: also back up every N steps inside an epoch (0: at epoch ends only).
+        bucket_by_length: batch reviews of similar length, padded only to the longest.
+    """
+
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    early_stopping_patience: int | None = None
+    seed: int = 42
+    checkpoint_every: int = 0
+    bucket_by_length: bool = False
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch size": self.batch_size}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise AttentionLabError(f"{name} must be a positive integer, got {value!r}")
+        if not self.learning_rate > 0:
+            raise AttentionLabError(f"learning rate must be positive, got {self.learning_rate}")
+        if self.checkpoint_every < 0:
+            raise AttentionLabError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise AttentionLabError(
+                f"--patience must be at least 1, got {self.early_stopping_patience}"
+            )
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds ``examples_per_second`` (of this process, after its first, compiling step) to the
+    logs, so the progress bar shows it."""
+
+    def __init__(self, checkpoint: TrainingCheckpoint):
+        super().__init__()
+        self.checkpoint = checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        state = self.checkpoint.state
+        if logs is not None and state.train_seconds:
+            logs["examples_per_second"] = state.train_examples / state.train_seconds
+
+
+def compile_classifier(model, config: TrainingConfig, total_steps: int, jit_compile: bool):
+    """The chapter's ``model.compile``, on logits, with AdamW and the schedule."""
+    model.compile(
+        optimizer=adamw(
+            config.learning_rate,
+            total_steps,
+            config.warmup_fraction,
+            config.weight_decay,
+            config.clipnorm,
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )
+
+
+def fit_classifier(
+    model,
+    train: EncodedDataset,
+    validation: EncodedDataset | None,
+    checkpoint_dir,
+    config: TrainingConfig,
+    jit_compile: bool = False,
+    signature: dict | None = None,
+    progress: bool = True,
+    callbacks=(),
+) -> dict:
+    """Train ``model`` (a built classifier returning logits) to ``config.epochs``, or resume.
+
+    A ``checkpoint_dir`` that holds a backup resumes from its step; a backup written for
+    another ``signature`` is refused. With ``validation``, the best epoch's weights (lowest
+    validation loss) are in ``model`` at the end. Returns the training record: ``history``
+    (one entry per epoch), ``steps``, ``best_epoch``, ``stopped_early``, ``train_seconds``,
+    ``examples_per_second`` and ``compile_seconds``.
+    """
+    num_labels = int(model.config.num_labels)
+    train.check(num_labels, "training set")
+    if validation is not None:
+        validation.check(num_labels, "validation set")
+    stream = TrainingStream(train, config.batch_size, config.seed, 0, config.bucket_by_length)
+    spe = stream.steps_per_epoch
+    compile_classifier(model, config, spe * config.epochs, jit_compile)
+    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": config.epochs}
+    backup = TrainingCheckpoint(
+        checkpoint_dir, spe, config.batch_size, config.checkpoint_every, signature
+    )
+    state = backup.restore(model)
+    if state.step:
+        print(f"resuming from step {state.step} (epoch {state.epoch + 1})", flush=True)
+    all_callbacks = [backup, Throughput(backup), *callbacks]
+    if config.early_stopping_patience and validation is not None:
+        all_callbacks.append(ResumableEarlyStopping(config.early_stopping_patience, state))
+    val = None if validation is None else InferenceBatches(validation, 64).for_fit()
+
+    def run(first_epoch: int, epochs: int, steps: int) -> None:
+        data = TrainingStream(
+            train, config.batch_size, config.seed, state.step, config.bucket_by_length
+        )
+        model.fit(
+            data.for_fit(),
+            initial_epoch=first_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=val,
+            callbacks=all_callbacks,
+            shuffle=False,  # the stream shuffles each epoch itself, seeded
+            verbose=1 if progress else 2,
+        )
+
+    epoch, position = divmod(state.step, spe)
+    if position and not state.stopped_early:  # first the steps an interrupted epoch had left
+        run(epoch, epoch + 1, spe - position)
+        epoch += 1
+    if epoch < config.epochs and not backup.state.stopped_early:
+        run(epoch, config.epochs, spe)
+    best = backup.load_best(model) if validation is not None else False
+    state = backup.state
+    return {
+        "history": state.history,
+        "steps": state.step,
+        "steps_per_epoch": spe,
+        "best_epoch": state.best_epoch if best else None,
+        "stopped_early": state.stopped_early,
+        "train_seconds": state.train_seconds,
+        "train_examples": state.train_examples,
+        "examples_per_second": (
+            state.train_examples / state.train_seconds if state.train_seconds else None
+        ),
+        "compile_seconds": state.compile_seconds,
+    }
