@@ -1,4 +1,5 @@
-"""``attention-lab parity MODEL [--xla] [--json]``: our BERT vs Hugging Face, layer by layer."""
+"""``attention-lab parity MODEL [--texts FILE] [--xla] [--precision P] [--json]``: our BERT vs
+Hugging Face, layer by layer, both measured against Hugging Face in float64."""
 
 from __future__ import annotations
 
@@ -8,21 +9,55 @@ def register(subparsers) -> None:
         "parity",
         help="compare our BERT with Hugging Face's, layer by layer",
         description="Run the Hugging Face BertModel (PyTorch, eval, eager attention) and ours on "
-        "the same batch and compare every hidden state and attention map. Exit status 1 when "
-        "a tensor exceeds tolerance.",
+        "the same batch, and the Hugging Face model again in float64 as ground truth; compare "
+        "every hidden state and attention map at real (unpadded) tokens. Exit status 1 when "
+        "a tensor fails the pass rule printed under the table.",
     )
     parser.add_argument("model", help="Hugging Face checkpoint directory or hub id (reference)")
     parser.add_argument(
         "--ours", help="a folder written by `attention-lab convert` (default: convert in memory)"
     )
-    parser.add_argument("--xla", action="store_true", help="run ours with jit_compile=True")
+    parser.add_argument(
+        "--texts",
+        metavar="FILE",
+        help="your own inputs: one text per line, a tab between the two texts of a pair; "
+        "blank lines are skipped (default: three sentences and a pair)",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        metavar="N",
+        help="truncate longer sequences to N tokens, and say how many were "
+        "(default: a sequence longer than the model's positions is an error)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="texts per forward pass (default 8)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16: ours under mixed_bfloat16 against Hugging Face under bfloat16 "
+        "autocast, with bfloat16's tolerances (default float32)",
+    )
+    parser.add_argument(
+        "--xla", action="store_true", help="compile ours whole (XLA, through the Keras backend)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from attention_lab.parity import run_parity
+    from attention_lab.parity import read_texts, run_parity
 
-    report = run_parity(args.model, ours=args.ours, xla=args.xla)
+    report = run_parity(
+        args.model,
+        ours=args.ours,
+        xla=args.xla,
+        texts=read_texts(args.texts) if args.texts else None,
+        max_length=args.max_length,
+        precision=args.precision,
+        batch_size=args.batch_size,
+    )
     print(report.to_json() if args.json else report.format_table())
     return 0 if report.passed else 1
