@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from attention_lab.training.bilstm import BATCH_SIZE
 from benchmarks.timing import Timing, alternate
 
 IMDB_TRAIN_REVIEWS = 25_000
 IMDB_VOCAB_SIZE = 93_931
-BATCH_SIZE = 100
 MAX_LEN = 150
 MODES = ("frozen", "finetune")
 

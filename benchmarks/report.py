@@ -3,15 +3,15 @@
 ``benchmarks.md`` is shared: the hand-written sections ``## Tokenizer speed`` (the tokenizer
 module's own run) and ``## Run-to-run variation`` (comparisons between runs) are carried over
 unchanged from the existing file; everything else is regenerated.
-Every write is atomic (temporary file, then ``os.replace``).
+Every write goes through :mod:`attention_lab.io` (a whole file or none).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from attention_lab.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 KEPT_SECTIONS = ("## Tokenizer speed", "## Run-to-run variation")
 # Results sections besides the BERT measurements, and how the page names them.
@@ -67,18 +67,6 @@ LIMITS = """\
 """
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_all(results: dict, out: Path) -> list[Path]:
     out = Path(out)
     json_path, md_path, png_path = (
@@ -86,13 +74,13 @@ def write_all(results: dict, out: Path) -> list[Path]:
         out / "benchmarks.md",
         out / CHART_NAME,
     )
-    _atomic_write(json_path, (json.dumps(results, indent=2) + "\n").encode())
+    atomic_write_json(json_path, results, indent=2)
     written = [json_path, md_path]
     if results["measurements"]:
-        _atomic_write(png_path, chart_png(results))
+        atomic_write_bytes(png_path, chart_png(results))
         written.append(png_path)
     previous = md_path.read_text(encoding="utf-8") if md_path.is_file() else ""
-    _atomic_write(md_path, markdown(results, kept_sections(previous)).encode())
+    atomic_write_text(md_path, markdown(results, kept_sections(previous)))
     return written
 
 
@@ -462,7 +450,7 @@ def paths_section(results: dict) -> list[str]:
 
 def missing_section(results: dict) -> list[str]:
     """What a full ``python -m benchmarks`` measures that these results lack."""
-    from benchmarks.run import FORWARD_SHAPES, PRECISION, TRAIN_SHAPE
+    from benchmarks.plan import FORWARD_SHAPES, PRECISION, TRAIN_SHAPE
 
     if results["quick"]:
         return []
