@@ -8,7 +8,8 @@ from __future__ import annotations
 def plot_accuracy_by_length(results: dict[str, dict], ax=None):
     """One line per entry of ``results`` (label → a ``seq2seq train`` metadata dict).
 
-    Each point is a length bucket at its mean length. Returns ``(figure, axes)``.
+    Each point is a length bucket, drawn at the middle of its range of lengths. Returns
+    ``(figure, axes)``.
     """
     import matplotlib.pyplot as plt
 

@@ -20,8 +20,8 @@ def _visible(token: str) -> str:
 def plot_alignment(translation, ax=None):
     """Heatmap of ``translation.alignment``: source characters across, output tokens down.
 
-    ``translation`` is an ``attention_lab.models.seq2seq.Translation`` from a model with
-    attention. Returns ``(figure, axes)``.
+    ``translation`` is a :class:`attention_lab.models.seq2seq.Translation` from a model with
+    attention; spaces of the source are drawn as ``␣``. Returns ``(figure, axes)``.
     """
     if translation.alignment is None:
         raise AttentionLabError(

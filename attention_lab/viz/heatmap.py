@@ -14,7 +14,8 @@ from attention_lab.errors import AttentionLabError
 
 
 def plot_heatmap(matrix, x_labels, y_labels, ax=None, title=None):
-    """Draw ``matrix`` (rows ↔ ``y_labels``, columns ↔ ``x_labels``) with every cell labelled.
+    """Draw ``matrix`` (rows ↔ ``y_labels``, columns ↔ ``x_labels``), every row and column
+    labelled, a colour bar for the values.
 
     Args:
         matrix: 2-D array ``(len(y_labels), len(x_labels))``, e.g. attention weights in [0, 1].
