@@ -1,4 +1,5 @@
-"""BERT's attention as heatmaps (chapter section 3, "Attention" and "Transformer").
+"""BERT's attention as heatmaps, and what the interpretation methods say, as pictures
+(chapter section 3, "Attention" and "Transformer").
 
 Every encoder block returns its attention probabilities ``(heads, len, len)``: row *i* is how
 much query token *i* draws from each key token, and sums to 1. Three views, with WordPiece
@@ -9,6 +10,15 @@ text):
 - :func:`plot_layer`: every head of one layer as a grid;
 - :func:`plot_cls_across_layers`: the row of ``[CLS]`` (the token the pooled output and both
   classifier heads read), averaged over heads, for every layer.
+
+And from :mod:`attention_lab.interpret`:
+
+- :func:`plot_rollout`: attention rollout's relevance of every token to ``[CLS]``, after each
+  layer;
+- :func:`plot_token_scores`: a text with each word highlighted by a score (an attribution,
+  a relevance, an attention weight);
+- :func:`plot_explanation_tests`: the figures of the "attention is not explanation"
+  experiment (:mod:`attention_lab.interpret.jain_wallace`).
 
 As the chapter warns, attention weights show where a head looks, not why the model decides.
 """
@@ -23,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import atomic_file
 from attention_lab.viz.heatmap import plot_heatmap
 
 
@@ -116,17 +127,151 @@ def plot_cls_across_layers(maps: AttentionMaps, ax=None):
     )
 
 
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save ``fig`` as PNG through a temporary file and a rename; close it."""
+def plot_rollout(maps: AttentionMaps, relevance: np.ndarray, ax=None):
+    """Rollout relevance to ``[CLS]`` ``(layers, n)`` (see
+    :func:`attention_lab.interpret.cls_relevance`), one row per layer."""
+    return plot_heatmap(
+        relevance,
+        maps.tokens,
+        [f"to layer {i}" for i in range(len(relevance))],
+        ax=ax,
+        title="attention rollout: relevance to [CLS]",
+    )
+
+
+def plot_rollout_matrix(maps: AttentionMaps, rollout: np.ndarray, layer: int, ax=None):
+    """The token × token rollout after ``layer``: row *i* is where position *i*'s content
+    comes from among the input tokens."""
+    maps.check(layer)
+    return plot_heatmap(
+        rollout[layer], maps.tokens, maps.tokens, ax=ax, title=f"attention rollout to layer {layer}"
+    )
+
+
+def plot_token_scores(words: list[str], scores, title: str | None = None, line_chars: int = 80):
+    """``words`` written out in lines of about ``line_chars`` characters, each on a background
+    coloured by its score: red to blue around 0 when some scores are negative (an
+    attribution), white to blue otherwise (an attention weight, a relevance). Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib import colors
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(words) != len(scores) or not len(words):
+        raise AttentionLabError(
+            f"plot_token_scores needs one score per word, got {len(words)} words and "
+            f"{len(scores)} scores"
+        )
+    largest = float(np.abs(scores).max()) or 1.0
+    if (scores < 0).any():
+        cmap, norm = plt.get_cmap("RdBu"), colors.Normalize(-largest, largest)
+    else:
+        cmap, norm = plt.get_cmap("Blues"), colors.Normalize(0.0, largest * 1.25)
+    lines, current, width = [], [], 0
+    for word, score in zip(words, scores, strict=True):
+        if current and width + len(word) + 1 > line_chars:
+            lines.append(current)
+            current, width = [], 0
+        current.append((word, score, width))
+        width += len(word) + 1
+    lines.append(current)
+    fig, ax = plt.subplots(figsize=(0.105 * line_chars + 0.6, 0.3 * len(lines) + 0.7))
+    for row, line in enumerate(lines):
+        for word, score, column in line:
+            ax.text(
+                column,
+                -row,
+                word,
+                family="monospace",
+                fontsize=10,
+                va="center",
+                bbox={"facecolor": cmap(norm(score)), "edgecolor": "none", "pad": 1.5},
+            )
+    ax.set_xlim(-0.5, line_chars)
+    ax.set_ylim(-len(lines) + 0.4, 0.6)
+    ax.axis("off")
+    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, fraction=0.025, pad=0.01)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    return fig
+
+
+def plot_explanation_tests(results: dict, arrays: dict):
+    """The "attention is not explanation" figure: rank correlations, permutations, adversarial
+    attention and (when measured) BERT, from :func:`attention_lab.interpret.jain_wallace.run`.
+
+    ``arrays`` holds the per-review values: ``tau_attention_gradient``, ``tau_attention_loo``,
+    ``tau_gradient_loo``, ``max_attention``, ``permutation_median``, ``adversarial_jsd`` and,
+    for BERT, ``bert_tau_rollout``, ``bert_tau_raw_cls_attention``. Returns the figure.
+    """
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix or '.png'}")
+    has_bert = "bert_tau_rollout" in arrays
+    fig, axes = plt.subplots(1, 4 if has_bert else 3, figsize=(18 if has_bert else 13.5, 3.6))
+    bins = np.linspace(-1, 1, 41)
+    for key, label in (
+        ("tau_attention_gradient", "attention vs gradient"),
+        ("tau_attention_loo", "attention vs leave-one-out"),
+        ("tau_gradient_loo", "gradient vs leave-one-out"),
+    ):
+        axes[0].hist(arrays[key], bins=bins, histtype="step", linewidth=1.5, label=label)
+    axes[0].set(xlabel="Kendall τ per review", ylabel="reviews", title="BiLSTM: rank agreement")
+    axes[0].legend(fontsize=8)
+    axes[1].scatter(arrays["max_attention"], arrays["permutation_median"], s=6, alpha=0.5)
+    axes[1].set(
+        xlabel="largest attention weight of the review",
+        ylabel="median |Δŷ| over permutations",
+        title="BiLSTM: attention weights permuted",
+    )
+    axes[2].hist(arrays["adversarial_jsd"], bins=np.linspace(0, np.log(2), 36))
+    axes[2].set(
+        xlabel=f"JSD of the adversarial attention (|Δŷ| ≤ {results['adversarial']['epsilon']})",
+        ylabel="reviews",
+        title="BiLSTM: a different attention, same output",
+    )
+    if has_bert:
+        for key, label in (
+            ("bert_tau_rollout", "rollout vs |IG|"),
+            ("bert_tau_raw_cls_attention", "raw [CLS] attention vs |IG|"),
+        ):
+            axes[3].hist(arrays[key], bins=bins, histtype="step", linewidth=1.5, label=label)
+        axes[3].set(xlabel="Kendall τ per review", ylabel="reviews", title="BERT: rank agreement")
+        axes[3].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save ``fig`` to ``path`` (PNG, or another format matplotlib knows by the suffix) through
+    :func:`attention_lab.io.atomic_file`; close it. A folder, or a name ending in ``/``, is
+    refused with the fix, before anything is written."""
+    import matplotlib.pyplot as plt
+
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        path = check_figure_path(path)
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:] or "png")
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
     return path
+
+
+def check_figure_path(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if a figure can be written there, else
+    :class:`AttentionLabError` (a folder, or a suffix matplotlib cannot write)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    name = os.fspath(path)
+    if name.endswith(("/", os.sep)) or Path(name).is_dir():
+        raise AttentionLabError(
+            f"{name} is a folder; pass a file name to write the figure to, e.g. "
+            f"{Path(name) / 'attention.png'}"
+        )
+    suffix = Path(name).suffix.lower()[1:]
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise AttentionLabError(
+            f"cannot write a figure as .{suffix} ({name}); use .png or one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    return Path(name)
