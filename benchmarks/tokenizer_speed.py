@@ -8,6 +8,8 @@ Contenders, all on one thread, each producing ``input_ids``, ``token_type_ids`` 
 - ``ours``: one tokenizer kept across rounds (its word → pieces cache fills in the first);
 - ``transformers fast``: ``BertTokenizerFast`` (Rust), ``TOKENIZERS_PARALLELISM=false`` and
   ``RAYON_NUM_THREADS=1``;
+- ``ours (offsets)`` and ``transformers fast (offsets)``: the tokenizer call with
+  ``return_offsets_mapping=True`` (each token's characters, and word ids), both to NumPy;
 - ``transformers python``: ``BertTokenizerLegacy``, the pure-Python ``BertTokenizer`` of
   transformers 3 and 4 (the chapter's), timed on ``--python-limit`` reviews and scaled, since
   one pass over all reviews takes minutes.
@@ -49,12 +51,13 @@ def measure(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
+    from attention_lab.data.imdb import read_imdb
     from attention_lab.tokenization import BertTokenizer
-    from attention_lab.tokenization.reference import imdb_reviews, reference_tokenizer
+    from attention_lab.tokenization.reference import reference_tokenizer
     from attention_lab.tokenization.vocab import find_tokenizer_files
     from benchmarks.timing import alternate
 
-    reviews = imdb_reviews(archive, "test", limit)
+    reviews = [text.decode("utf-8") for text in read_imdb("test", data=archive).texts[:limit]]
     python_reviews = reviews[: min(python_limit, len(reviews))]
     files = find_tokenizer_files(vocab)
     ours = BertTokenizer.from_pretrained(vocab)
@@ -67,10 +70,13 @@ def measure(
     def ours_fresh():
         return BertTokenizer.from_pretrained(vocab).encode_batch(reviews, **options)
 
+    offsets = {**options, "return_tensors": "np", "return_offsets_mapping": True}
     contenders = {
         "ours (fresh)": ours_fresh,
         "ours": lambda: ours.encode_batch(reviews, **options),
         "transformers fast": lambda: fast(reviews, return_tensors="np", **options),
+        "ours (offsets)": lambda: ours(reviews, **offsets),
+        "transformers fast (offsets)": lambda: fast(reviews, **offsets),
         "transformers python": lambda: python(python_reviews, **options),
     }
     # Same answers before any timing.
@@ -78,6 +84,9 @@ def measure(
     for key in ("input_ids", "token_type_ids", "attention_mask"):
         if got[key].tolist() != want[key]:
             raise AssertionError(f"ours and transformers fast differ on {key}")
+    got, want = ours(reviews[:200], **offsets), fast(reviews[:200], **offsets)
+    if got["offset_mapping"].tolist() != want["offset_mapping"].tolist():
+        raise AssertionError("ours and transformers fast differ on offset_mapping")
     log(f"{len(reviews)} reviews, max_length {max_length}, {ours}")
     timings = alternate(contenders, items=len(reviews), warmup=0, repeats=repeats, log=log)
     seconds = {name: t.median_s for name, t in timings.items()}
@@ -96,6 +105,7 @@ def measure(
         "python_over_ours": seconds["transformers python"] / seconds["ours"],
         "ours_over_fast": seconds["ours"] / seconds["transformers fast"],
         "fresh_over_fast": seconds["ours (fresh)"] / seconds["transformers fast"],
+        "offsets_over_fast": seconds["ours (offsets)"] / seconds["transformers fast (offsets)"],
     }
 
 
@@ -108,7 +118,8 @@ def markdown(result: dict) -> str:
     lines.append(
         f"transformers python / ours: {result['python_over_ours']:.1f}×; ours / transformers "
         f"fast: {result['ours_over_fast']:.2f}× (fresh tokenizer: "
-        f"{result['fresh_over_fast']:.2f}×); load average {result['load_average']}"
+        f"{result['fresh_over_fast']:.2f}×; with offsets: {result['offsets_over_fast']:.2f}×); "
+        f"load average {result['load_average']}"
     )
     return "\n".join(lines)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import sys
+
 import numpy as np
 import pytest
 
@@ -181,15 +185,55 @@ def test_cli_prints_the_table(tmp_path, capsys):
                   "--max-length", "9"])  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     assert status == 0
-    assert lines[0].split() == ["#", "token", "id", "type", "mask"]
+    assert lines[0].split() == ["#", "token", "id", "type", "mask", "chars"]
     assert [line.split()[1] for line in lines[1:]] == [
         "[CLS]", "don", "'", "t", "[SEP]", "lure", "##d", "[SEP]", "[PAD]",
     ]  # fmt: skip
+    assert [line.split()[5] for line in lines[2:5]] == ["0-3", "3-4", "4-5"]
+    assert lines[7].split()[5] == "4-5"  # "##d" is the d of "lured"
     assert lines[-1].split()[3:] == ["0", "0"]
     assert lines[-2].split()[3:] == ["1", "1"]
+
+
+def test_cli_reads_the_text_from_a_file_or_stdin(tmp_path, capsys, monkeypatch):
+    write_vocab(tmp_path / "vocab.txt", TOKENS)
+    review = "a b " * 300_000  # 1.2 MB: no command line takes that
+    (tmp_path / "review.txt").write_text(review, encoding="utf-8")
+    args = ["tokenize", "--vocab", str(tmp_path), "--max-length", "6", "--json"]
+    assert cli([*args, "--file", str(tmp_path / "review.txt")]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert from_file["tokens"] == ["[CLS]", "a", "b", "a", "b", "[SEP]"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(review.encode("utf-8"))))
+    assert cli([*args, "-"]) == 0
+    assert json.loads(capsys.readouterr().out) == from_file
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    assert cli([*args, "--file", str(tmp_path / "latin1.txt")]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert cli([*args, "--file", str(tmp_path / "review.txt"), "text"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli(["tokenize", "--vocab", str(tmp_path / "nope"), "text"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not found" in err
+    write_vocab(tmp_path / "vocab.txt", TOKENS)
+    assert cli(["tokenize", "--vocab", str(tmp_path)]) == 2
+    assert "--file" in capsys.readouterr().err
+
+
+def test_train_tokenizer_limit_zero_names_the_limit(tmp_path, capsys, imdb_archive):
+    out = tmp_path / "vocab"
+    args = ["train-tokenizer", "--data", str(imdb_archive), "--out", str(out), "--limit", "0"]
+    assert cli(args) == 2
+    err = capsys.readouterr().err
+    assert "--limit 0" in err and "archive" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["tokenize", "train-tokenizer"])
+def test_help_has_no_markup(command, capsys):
+    with pytest.raises(SystemExit):
+        cli([command, "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "%%" not in text and "%(" not in text

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from attention_lab.cli.main import main as cli
+from attention_lab.data.imdb import read_imdb
 from attention_lab.errors import AttentionLabError
 from attention_lab.tokenization import BertTokenizer
-from attention_lab.tokenization.reference import FEATURES, imdb_reviews, reference_tokenizer
+from attention_lab.tokenization.bert_tokenizer import FEATURES
+from attention_lab.tokenization.reference import reference_tokenizer
 from attention_lab.tokenization.trainer import train_vocabulary
-from attention_lab.tokenization.vocab import SPECIAL_TOKENS
+from attention_lab.tokenization.vocab import TRAINED_VOCAB_SPECIALS
 
 # The classic toy corpus: hug ×10, pug ×5, pun ×12, bun ×4, hugs ×5.
 TOY = ["hug"] * 10 + ["pug"] * 5 + ["pun"] * 12 + ["bun"] * 4 + ["hugs"] * 5
@@ -20,14 +22,14 @@ def test_bpe_merges_the_most_frequent_pair():
     vocabulary = train_vocabulary(TOY, 14, "bpe", min_frequency=1)
     # u+g occurs 20 times (hug, pug, hugs), p+u 17, u+n 16; once ug is a piece, p+u only 12.
     assert vocabulary.merges == [("##u", "##g"), ("##u", "##n")]
-    assert vocabulary.tokens == list(SPECIAL_TOKENS) + ALPHABET + ["##ug", "##un"]
+    assert vocabulary.tokens == list(TRAINED_VOCAB_SPECIALS) + ALPHABET + ["##ug", "##un"]
 
 
 def test_wordpiece_merges_the_most_likely_pair():
     vocabulary = train_vocabulary(TOY, 13, "wordpiece", min_frequency=1)
     # g+s: 5 / (20 · 5) = 0.05 beats every pair with u (count / (count · 36) = 1/36).
     assert vocabulary.merges[0] == ("##g", "##s")
-    assert vocabulary.tokens[len(SPECIAL_TOKENS) + len(ALPHABET)] == "##gs"
+    assert vocabulary.tokens[len(TRAINED_VOCAB_SPECIALS) + len(ALPHABET)] == "##gs"
     assert len(vocabulary.tokens) == 13
 
 
@@ -44,7 +46,7 @@ def test_training_stops_when_pairs_are_rare_and_refuses_a_tiny_size():
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["wordpiece", "bpe"])
 def test_trained_vocabulary_loads_in_ours_and_transformers(tmp_path, imdb_archive, algorithm):
-    reviews = imdb_reviews(imdb_archive, "test", limit=150)  # the archive's first members
+    reviews = [t.decode("utf-8") for t in read_imdb("test", data=imdb_archive).texts[:150]]
     vocabulary = train_vocabulary(reviews[:100], 600, algorithm)
     assert len(vocabulary.tokens) == 600
     assert len(set(vocabulary.tokens)) == 600

@@ -22,30 +22,50 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--data",
         required=True,
-        help="aclImdb_v1.tar.gz (its train split) or a UTF-8 text file (one text per line)",
+        help="the IMDb archive aclImdb_v1.tar.gz or an extracted aclImdb folder (its train "
+        "split), or a UTF-8 text file (one text per line)",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--vocab-size", type=int, default=30000)
-    parser.add_argument("--algorithm", choices=("wordpiece", "bpe"), default="wordpiece")
+    parser.add_argument(
+        "--vocab-size", type=int, default=30000, help="tokens to reach (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--algorithm",
+        choices=("wordpiece", "bpe"),
+        default="wordpiece",
+        help="which pair to merge next (default: %(default)s)",
+    )
     parser.add_argument("--cased", action="store_true", help="keep case and accents")
-    parser.add_argument("--limit", type=int, help="only the first N texts")
-    parser.add_argument("--min-frequency", type=int, default=2, help="rarest pair to merge")
+    parser.add_argument("--limit", type=int, help="only the first N texts (N >= 1)")
+    parser.add_argument(
+        "--min-frequency",
+        type=int,
+        default=2,
+        help="rarest pair to merge (default: %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.set_defaults(func=run)
 
 
 def _texts(data: Path, limit: int | None) -> list[str]:
-    from attention_lab.tokenization.reference import imdb_reviews
+    from attention_lab.data.imdb import read_imdb
 
-    if data.name.endswith((".tar.gz", ".tgz")):
-        return imdb_reviews(data, "train", limit)
-    if not data.is_file():
-        raise AttentionLabError(f"{data} not found; pass aclImdb_v1.tar.gz or a text file")
-    try:
-        lines = data.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise AttentionLabError(f"{data} is not UTF-8 text (byte {err.start})") from None
-    return lines[:limit]
+    if limit is not None and limit < 1:
+        raise AttentionLabError(
+            f"--limit {limit} leaves no texts to train on; pass --limit 1 or more"
+        )
+    if data.is_file() and not data.name.endswith((".tar.gz", ".tgz")):
+        try:
+            lines = data.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise AttentionLabError(f"{data} is not UTF-8 text (byte {err.start})") from None
+        return lines[:limit]
+    if not data.exists():
+        raise AttentionLabError(
+            f"{data} not found; pass aclImdb_v1.tar.gz, an aclImdb folder or a text file"
+        )
+    texts = read_imdb("train", data=data).texts[:limit]
+    return [text.decode("utf-8") for text in texts]
 
 
 def run(args) -> int:

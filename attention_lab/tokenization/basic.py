@@ -14,6 +14,11 @@ Chapter section 4 ("Tokenization and normalization with BERT"); Devlin et al. (2
 
 The character classes come from :mod:`attention_lab.tokenization._unicode_tables` so that the
 result equals the reference's on every code point whatever Python's Unicode version is.
+
+Each step works character by character, so every character of the normalised text comes from
+one character of the original: :meth:`BasicTokenizer.normalize_aligned` says which, and with it
+a word's span in the normalised text maps back to the original text (Hugging Face's
+``offset_mapping``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,33 @@ _LOWER_ADDED_RE = _patterns(
 )
 
 
+_WHITESPACE_CLASS = _char_class(tables.WHITESPACE, bmp=False)
+
+
+def alternation(tokens, whole_words: bool = False) -> str:
+    """A regular expression for any of ``tokens``, the longest where several start at one place
+    (Hugging Face's leftmost-longest match of added tokens).
+
+    With ``whole_words``, a token only counts between whitespace (or the ends of the text).
+    """
+    body = "|".join(map(re.escape, sorted(tokens, key=lambda t: (-len(t), t))))
+    if whole_words:
+        return f"(?<![^{_WHITESPACE_CLASS}])(?:{body})(?![^{_WHITESPACE_CLASS}])"
+    return f"(?:{body})"
+
+
+def split_on(pattern: re.Pattern, text: str):
+    """``(start, part, matched)`` for the matches of ``pattern`` and the text between them."""
+    start = 0
+    for match in pattern.finditer(text):
+        if match.start() > start:
+            yield start, text[start : match.start()], False
+        yield match.start(), match.group(), True
+        start = match.end()
+    if start < len(text):
+        yield start, text[start:], False
+
+
 def strip_accents(text: str) -> str:
     """NFD, then drop the non-spacing marks: ``"Crème brûlée"`` → ``"Creme brulee"``."""
     kept = tables.NFD_KEPT
@@ -86,7 +118,9 @@ class BasicTokenizer:
     """Text → words, as BERT's normaliser and pre-tokenizer produce them.
 
     ``lowercase`` is ``do_lower_case``; ``strip_accents=None`` strips accents exactly when
-    lower-casing (the reference's default); ``tokenize_chinese_chars`` isolates CJK ideographs.
+    lower-casing (the reference's default); ``tokenize_chinese_chars`` isolates CJK ideographs;
+    ``never_split`` lists words kept exactly as written (neither normalised nor split) where
+    they stand between whitespace, as in the reference's Python ``BasicTokenizer``.
     """
 
     def __init__(
@@ -94,10 +128,16 @@ class BasicTokenizer:
         lowercase: bool = True,
         strip_accents: bool | None = None,
         tokenize_chinese_chars: bool = True,
+        never_split=None,
     ):
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
         self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.never_split = frozenset(never_split or ())
+        self._never_split = (
+            re.compile(alternation(self.never_split, whole_words=True)) if never_split else None
+        )
+        self._normalized_chars: dict[str, str] = {}
 
         def words(bmp: bool) -> str:
             # One punctuation (or CJK) character, or a run of anything else but whitespace.
@@ -123,10 +163,47 @@ class BasicTokenizer:
             text = lower(text)
         return text
 
+    def normalize_aligned(self, text: str) -> tuple[str, list[int] | None]:
+        """:meth:`normalize`'s text and, for each of its characters, the index in ``text`` of
+        the character it came from (``None``: every character stayed where it was)."""
+        normalized = self.normalize(text)
+        if len(normalized) == len(text) and (text.isascii() or self._in_place(text)):
+            return normalized, None
+        origin = []
+        for index, char in enumerate(text):
+            origin.extend([index] * len(self._normalized_char(char)))
+        # Accent stripping may reorder combining marks (canonical order) but keeps the count:
+        # each character is then matched with the original one in its place.
+        assert len(origin) == len(normalized), (text, normalized)
+        return normalized, origin
+
+    def _normalized_char(self, char: str) -> str:
+        normalized = self._normalized_chars.get(char)
+        if normalized is None:
+            normalized = self._normalized_chars[char] = self.normalize(char)
+        return normalized
+
+    def _in_place(self, text: str) -> bool:
+        """Whether each character of ``text`` normalises to exactly one character."""
+        return all(len(self._normalized_char(c)) == 1 for c in set(text))
+
+    def split(self, normalized: str) -> list[str]:
+        """Step 5 on normalised text: its words."""
+        if normalized.isascii():
+            # Most of IMDb: a simpler pattern that finds the same words faster.
+            return _ASCII_WORDS.findall(normalized)
+        return self._words[_astral(normalized)].findall(normalized)
+
+    def split_spans(self, normalized: str) -> list[tuple[int, int]]:
+        """Step 5 on normalised text: where each of its words starts and ends."""
+        pattern = _ASCII_WORDS if normalized.isascii() else self._words[_astral(normalized)]
+        return [match.span() for match in pattern.finditer(normalized)]
+
     def tokenize(self, text: str) -> list[str]:
         """The words of ``text``: ``"Don't!"`` → ``["don", "'", "t", "!"]`` (uncased)."""
-        text = self.normalize(text)
-        if text.isascii():
-            # Most of IMDb: a simpler pattern that finds the same words faster.
-            return _ASCII_WORDS.findall(text)
-        return self._words[_astral(text)].findall(text)
+        if self._never_split is None:
+            return self.split(self.normalize(text))
+        words = []
+        for _, part, kept in split_on(self._never_split, text):
+            words.extend([part] if kept else self.split(self.normalize(part)))
+        return words

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from attention_lab.errors import AttentionLabError
 from attention_lab.io import atomic_directory
 from attention_lab.tokenization.basic import BasicTokenizer
-from attention_lab.tokenization.vocab import SPECIAL_TOKENS, VOCAB_FILE
+from attention_lab.tokenization.vocab import TRAINED_VOCAB_SPECIALS, VOCAB_FILE
 
 ALGORITHMS = ("wordpiece", "bpe")
 PREFIX = "##"
@@ -195,7 +195,7 @@ def train_vocabulary(
     kept = {char for char, _ in characters.most_common(limit_alphabet)}
     words = {w: f for w, f in counts.items() if set(w) <= kept}
     alphabet = sorted({w[0] for w in words}) + sorted({PREFIX + c for w in words for c in w[1:]})
-    specials = list(SPECIAL_TOKENS)
+    specials = list(TRAINED_VOCAB_SPECIALS)
     if vocab_size < len(specials) + len(alphabet):
         raise AttentionLabError(
             f"vocab_size {vocab_size} is smaller than the {len(specials)} special tokens and "

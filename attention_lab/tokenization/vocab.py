@@ -2,7 +2,8 @@
 
 ``vocab.txt`` holds one token per line; a token's id is its line number, counting from 0. A
 Hugging Face model directory also has ``tokenizer_config.json`` (``do_lower_case``,
-``strip_accents``, ``tokenize_chinese_chars``) and sometimes ``tokenizer.json``.
+``strip_accents``, ``tokenize_chinese_chars``, ``model_max_length``, ...), often
+``special_tokens_map.json`` and sometimes ``tokenizer.json``: together, :data:`TOKENIZER_FILES`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from pathlib import Path
 from attention_lab.errors import AttentionLabError
 
 VOCAB_FILE = "vocab.txt"
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# The files that make a tokenizer folder (the last two only when present).
+TOKENIZER_FILES = (VOCAB_FILE, "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
+# BERT's special tokens by role, as Hugging Face's special_tokens_map.json writes them.
+SPECIAL_TOKENS_MAP = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+# The special tokens every vocabulary must hold: encoding and padding write them.
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+# The tokens a vocabulary trained here starts with, in this id order (then the pieces).
+TRAINED_VOCAB_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,11 @@ class TokenizerFiles:
     do_lower_case: bool | None = None
     strip_accents: bool | None = None
     tokenize_chinese_chars: bool | None = None
+    model_max_length: int | None = None
+    clean_up_tokenization_spaces: bool | None = None
+    padding_side: str | None = None
+    truncation_side: str | None = None
+    never_split: tuple[str, ...] | None = None
 
 
 def load_vocab(path: str | os.PathLike) -> list[str]:
@@ -77,6 +95,43 @@ def _optional_bool(data: dict, key: str, source: Path) -> bool | None:
     return value
 
 
+# Hugging Face writes int(1e30) for "no limit".
+_NO_LIMIT = 10**18
+
+
+def _config_settings(data: dict, source: Path) -> dict:
+    """The settings of a ``tokenizer_config.json`` that this tokenizer reads, checked."""
+    settings = {
+        key: _optional_bool(data, key, source)
+        for key in (
+            "do_lower_case",
+            "strip_accents",
+            "tokenize_chinese_chars",
+            "clean_up_tokenization_spaces",
+        )
+    }
+    limit = data.get("model_max_length")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 2:
+            raise AttentionLabError(
+                f"{source}: model_max_length should be an integer of at least 2, not {limit!r}"
+            )
+        settings["model_max_length"] = None if limit >= _NO_LIMIT else int(limit)
+    for key in ("padding_side", "truncation_side"):
+        side = data.get(key)
+        if side is not None and side not in ("left", "right"):
+            raise AttentionLabError(f"{source}: {key} should be 'left' or 'right', not {side!r}")
+        settings[key] = side
+    never_split = data.get("never_split")
+    if never_split is not None:
+        if not isinstance(never_split, list) or not all(isinstance(t, str) for t in never_split):
+            raise AttentionLabError(
+                f"{source}: never_split should be a list of strings or null, not {never_split!r}"
+            )
+        settings["never_split"] = tuple(never_split)
+    return settings
+
+
 def find_tokenizer_files(path: str | os.PathLike) -> TokenizerFiles:
     """``vocab.txt`` and settings from a model directory, or from a vocabulary file itself."""
     path = Path(path)
@@ -94,9 +149,7 @@ def find_tokenizer_files(path: str | os.PathLike) -> TokenizerFiles:
     config = vocab_file.parent / "tokenizer_config.json"
     fast = vocab_file.parent / "tokenizer.json"
     if config.is_file():
-        data = _json(config)
-        for key in ("do_lower_case", "strip_accents", "tokenize_chinese_chars"):
-            settings[key] = _optional_bool(data, key, config)
+        settings = _config_settings(_json(config), config)
     elif fast.is_file():
         normalizer = _json(fast).get("normalizer") or {}
         if normalizer.get("type") == "BertNormalizer":

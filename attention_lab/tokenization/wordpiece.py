@@ -12,6 +12,8 @@ characters, the whole word becomes ``[UNK]``::
 
 from __future__ import annotations
 
+from attention_lab.errors import AttentionLabError
+
 # At most this many distinct words are cached; a full cache starts over (bounded memory).
 CACHE_SIZE = 1_000_000
 
@@ -26,6 +28,12 @@ class WordPiece:
         prefix: str = "##",
         max_input_chars_per_word: int = 100,
     ):
+        if unk_token is None or unk_token not in vocab:
+            raise AttentionLabError(
+                f"WordPiece needs its unknown token {unk_token!r} in the vocabulary (a word it "
+                "cannot spell becomes that token); add it to the vocabulary or pass the "
+                "vocabulary's own, e.g. unk_token='[UNK]'"
+            )
         self.vocab = vocab
         self.unk_token = unk_token
         self.unk_id = vocab[unk_token]
@@ -35,6 +43,7 @@ class WordPiece:
         self._longest = max(map(len, vocab), default=0)
         # word → ids of its pieces; callers may read it directly for speed.
         self.cache: dict[str, tuple[int, ...]] = {}
+        self._span_cache: dict[str, tuple[tuple[int, int, int], ...]] = {}
 
     def tokenize(self, word: str) -> list[str]:
         """The pieces of one word (already normalised and split by the basic tokenizer)."""
@@ -63,4 +72,21 @@ class WordPiece:
             if len(self.cache) >= CACHE_SIZE:
                 self.cache.clear()
             self.cache[word] = cached
+        return cached
+
+    def spans(self, word: str) -> tuple[tuple[int, int, int], ...]:
+        """``(id, start, end)`` of each piece: the characters of ``word`` it spells."""
+        cached = self._span_cache.get(word)
+        if cached is None:
+            pieces, start, spans = self.tokenize(word), 0, []
+            if pieces == [self.unk_token]:
+                spans.append((self.unk_id, 0, len(word)))
+            else:
+                for index, piece in enumerate(pieces):
+                    end = start + len(piece) - (len(self.prefix) if index else 0)
+                    spans.append((self.vocab[piece], start, end))
+                    start = end
+            if len(self._span_cache) >= CACHE_SIZE:
+                self._span_cache.clear()
+            cached = self._span_cache[word] = tuple(spans)
         return cached
