@@ -16,8 +16,13 @@ The pass rule, for every tensor at real tokens:
 
 1. ``|ours − ref| ≤ tolerance``: float32, 1e-4 on hidden states, pooled output and logits and
    1e-5 on attention probabilities;
-2. ``|ours − f64| ≤ max(2 × |ref − f64|, floor)``, floor 1e-5 in float32: ours is as exact as
-   Hugging Face's own float32, whatever rounding the CPU's kernels do;
+2. ``|ours − f64| ≤ max(2 × |ref − f64|, floor)``: ours is as exact as Hugging Face's own
+   float32, whatever rounding the CPU's kernels do. The float32 floor, 2e-5, is where float32
+   rounding noise ends: a max over a tensor is one unlucky element, and on 512-token
+   sequences with the kernels varied (oneDNN or Eigen, AVX2 or AVX-512, 1 or 2 threads, XLA)
+   ours reached 8.5e-6 where Hugging Face had 3e-6 (docs/results.md). The bugs this report
+   must catch (one weight off by 1e-3, a wrong LayerNorm epsilon, tanh GELU) are 5 to 400
+   times above it;
 3. attention: every padded key gets at most 1e-12 weight, from every query.
 
 Padded positions are shown in their own column and never fail the report: their hidden
@@ -137,7 +142,7 @@ class Criteria:
 
 CRITERIA = {
     "float32": Criteria(
-        "float32", HIDDEN_TOLERANCE, ATTENTION_TOLERANCE, float64_floor=1e-5, relative=False
+        "float32", HIDDEN_TOLERANCE, ATTENTION_TOLERANCE, float64_floor=2e-5, relative=False
     ),
     "bfloat16": Criteria(
         "bfloat16",
@@ -311,6 +316,59 @@ def _batches(
     )
 
 
+def run_parities(
+    model: str | os.PathLike,
+    ours: str | os.PathLike | keras.Model | None = None,
+    xla: tuple[bool, ...] = (False, True),
+    texts: list[Text] | None = None,
+    max_length: int | None = None,
+    precision: str = "float32",
+    batch_size: int = 8,
+) -> list[ParityReport]:
+    """One report per entry of ``xla`` (ours eager, compiled), against one reference run.
+
+    The arguments are those of :func:`run_parity`; the reference and float64 outputs of each
+    batch are computed once and compared with every mode of ours.
+    """
+    if precision not in CRITERIA:
+        raise AttentionLabError(f"precision {precision!r}: choose one of {sorted(CRITERIA)}")
+    model_dir = resolve_model_dir(model)
+    keras_model = load_ours(model_dir, ours)
+    batches = _batches(model_dir, keras_model.config, texts, max_length, batch_size)
+    reference = Reference(model_dir, with_head=has_head(keras_model))
+    ours_in_precision = in_policy(keras_model, precision)
+    forwards = [forward(ours_in_precision, mode) for mode in xla]
+
+    stats: list[dict[str, TensorStats]] = [{} for _ in xla]
+    for batch in batches.batches:
+        theirs, truth = reference(batch, precision), reference(batch, "float64")
+        for ours_forward, rows in zip(forwards, stats, strict=True):
+            mine = ours_forward(batch)
+            missing = sorted(set(mine) - set(theirs))
+            if missing:
+                raise AttentionLabError(
+                    f"ours has {missing[0]} but the reference {model_dir} does not: ours is "
+                    "not the same architecture (num_hidden_layers?)"
+                )
+            for name, value in mine.items():
+                row = rows.setdefault(name, TensorStats(name))
+                row.update(value, theirs[name], truth[name], batch["attention_mask"])
+    return [
+        ParityReport(
+            model=str(model),
+            xla=mode,
+            batch_shape=batches.shape,
+            criteria=CRITERIA[precision],
+            rows=list(rows.values()),
+            real_tokens=batches.real_tokens,
+            padded_tokens=batches.padded_tokens,
+            truncated=batches.truncated,
+            max_length=batches.max_length,
+        )
+        for mode, rows in zip(xla, stats, strict=True)
+    ]
+
+
 def run_parity(
     model: str | os.PathLike,
     ours: str | os.PathLike | keras.Model | None = None,
@@ -324,38 +382,10 @@ def run_parity(
 
     ``model`` is a Hugging Face directory or hub id (the reference); ``ours`` may be a folder
     written by ``attention-lab convert`` from it, or a built Keras model (one you changed, to
-    see what the report catches). ``texts`` (each a text or a pair) replace the default batch
-    and are run ``batch_size`` at a time; ``max_length`` truncates longer sequences.
+    see what the report catches). ``xla`` compiles ours whole. ``texts`` (each a text or a
+    pair) replace the default batch and are run ``batch_size`` at a time; ``max_length``
+    truncates longer sequences.
     """
-    if precision not in CRITERIA:
-        raise AttentionLabError(f"precision {precision!r}: choose one of {sorted(CRITERIA)}")
-    model_dir = resolve_model_dir(model)
-    keras_model = load_ours(model_dir, ours)
-    batches = _batches(model_dir, keras_model.config, texts, max_length, batch_size)
-    reference = Reference(model_dir, with_head=has_head(keras_model))
-    ours_forward = forward(in_policy(keras_model, precision), xla)
-
-    stats: dict[str, TensorStats] = {}
-    for batch in batches.batches:
-        mine = ours_forward(batch)
-        theirs, truth = reference(batch, precision), reference(batch, "float64")
-        missing = sorted(set(mine) - set(theirs))
-        if missing:
-            raise AttentionLabError(
-                f"ours has {missing[0]} but the reference {model_dir} does not: ours is not "
-                "the same architecture (num_hidden_layers?)"
-            )
-        for name, value in mine.items():
-            row = stats.setdefault(name, TensorStats(name))
-            row.update(value, theirs[name], truth[name], batch["attention_mask"])
-    return ParityReport(
-        model=str(model),
-        xla=xla,
-        batch_shape=batches.shape,
-        criteria=CRITERIA[precision],
-        rows=list(stats.values()),
-        real_tokens=batches.real_tokens,
-        padded_tokens=batches.padded_tokens,
-        truncated=batches.truncated,
-        max_length=batches.max_length,
-    )
+    return run_parities(
+        model, ours, (xla,), texts, max_length, precision=precision, batch_size=batch_size
+    )[0]
