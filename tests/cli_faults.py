@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import subprocess as _subprocess
@@ -65,6 +66,21 @@ def _working_directory(cwd: str | os.PathLike | None):
         os.chdir(before)
 
 
+@contextlib.contextmanager
+def _warnings_to(stream):
+    """Log records of WARNING and above to ``stream`` as bare messages: what Python's
+    last-resort handler does in a process that configures no logging (pytest's own log
+    handlers would otherwise take them)."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def _in_process(args: list[str], cwd, env) -> tuple[int, str, str]:
     from attention_lab.cli.main import main
 
@@ -74,6 +90,7 @@ def _in_process(args: list[str], cwd, env) -> tuple[int, str, str]:
         _working_directory(cwd),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        _warnings_to(err),
     ):
         try:
             status = main(args)

@@ -70,8 +70,12 @@ def register(subparsers) -> None:
     evaluate.set_defaults(func=run_evaluate)
 
 
-def _verbosity() -> int:
-    return 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, a line per epoch else
+def _verbosity(args) -> int:
+    """Keras's progress: none under --json (stdout is the JSON object alone), progress bars on
+    a terminal, else a line per epoch."""
+    if args.json:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
 
 
 def run_stats(args) -> int:
@@ -120,7 +124,7 @@ def run_train(args) -> int:
         seed=args.seed,
         learning_rate=args.learning_rate,
         resume=args.resume,
-        verbose=_verbosity(),
+        verbose=_verbosity(args),
     )
     if args.json:
         print(json.dumps(metrics))
@@ -138,7 +142,8 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     from attention_lab.training.bilstm import evaluate_bilstm
 
-    results = evaluate_bilstm(args.model, data=args.data, limit=args.limit, verbose=_verbosity())
+    verbose = _verbosity(args)
+    results = evaluate_bilstm(args.model, data=args.data, limit=args.limit, verbose=verbose)
     if args.json:
         print(json.dumps(results))
     else:

@@ -108,7 +108,8 @@ def _read_bytes(path: Path, dim: int | None) -> tuple[bytes, int | None]:
             "zip or one of its glove.6B.<dim>d.txt files (gzipped is fine)"
         ) from err
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
-        raise AttentionLabError(f"cannot read GloVe file {path}: {err}") from err
+        reason = " ".join(str(err).split())  # one line, whatever the library wrote
+        raise AttentionLabError(f"cannot read GloVe file {path}: {reason}") from err
     match = _DIM_IN_NAME.search(path.name)
     return raw, int(match.group(1)) if match else None
 

@@ -216,7 +216,8 @@ def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
                 found[target[0]].append((member.name, text, target[1]))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise AttentionLabError(
-            f"cannot read the IMDb archive {archive}: {err}. The file is damaged or not a tar "
+            f"cannot read the IMDb archive {archive}: {' '.join(str(err).split())}. The file is "
+            "damaged or not a tar "
             f"archive; download aclImdb_v1.tar.gz again from {ARCHIVE_URL}"
         ) from err
     if not found["train"] or not found["test"]:
