@@ -39,10 +39,16 @@ from attention_lab.viz.heatmap import plot_heatmap
 
 @dataclass
 class AttentionMaps:
-    """``tokens`` (the WordPiece pieces, no padding) and ``weights`` ``(layers, heads, n, n)``."""
+    """``tokens`` (the WordPiece pieces, no padding; their ids in ``input_ids``) and ``weights``
+    ``(layers, heads, n, n)``; with ``queries_and_keys``, also each head's queries and keys
+    ``(layers, heads, n, d_k)`` (the rows of ``Q`` and ``K`` whose scaled dot products the softmax turns into ``weights``).
+    """
 
     tokens: list[str]
     weights: np.ndarray
+    queries: np.ndarray | None = None
+    keys: np.ndarray | None = None
+    input_ids: np.ndarray | None = None
 
     @property
     def num_layers(self) -> int:
@@ -63,10 +69,19 @@ class AttentionMaps:
             )
 
 
-def attention_maps(bert, tokenizer, text: str, max_len: int = 128, truncation: str = "first"):
+def attention_maps(
+    bert,
+    tokenizer,
+    text: str,
+    max_len: int = 128,
+    truncation: str = "first",
+    queries_and_keys: bool = False,
+):
     """Run ``bert`` (a :class:`~attention_lab.models.bert.BertModel`) on ``text``.
 
-    Returns :class:`AttentionMaps` with the rows and columns of padding removed.
+    Returns :class:`AttentionMaps` with the rows and columns of padding removed. With
+    ``queries_and_keys``, each block's ``query`` and ``key`` projections are applied to the
+    hidden states that enter it (the block's own layers, so the scores are the model's).
     """
     import tensorflow as tf
 
@@ -75,10 +90,26 @@ def attention_maps(bert, tokenizer, text: str, max_len: int = 128, truncation: s
     )
     length = int(np.asarray(encoded["attention_mask"])[0].sum())
     inputs = {k: tf.constant(np.asarray(encoded[k])[:, :length]) for k in encoded}
-    outputs = bert(inputs, training=False, output_attentions=True)
+    outputs = bert(
+        inputs, training=False, output_attentions=True, output_hidden_states=queries_and_keys
+    )
     weights = np.stack([np.asarray(a)[0] for a in outputs["attentions"]])  # (L, A, n, n)
     ids = np.asarray(encoded["input_ids"])[0, :length]
-    return AttentionMaps(tokenizer.convert_ids_to_tokens(ids), weights)
+    maps = AttentionMaps(tokenizer.convert_ids_to_tokens(ids), weights, input_ids=ids)
+    if queries_and_keys:
+        heads = weights.shape[1]
+
+        def per_head(projection, hidden):  # (1, n, A·d) -> (A, n, d)
+            return np.asarray(projection(hidden))[0].reshape(length, heads, -1).transpose(1, 0, 2)
+
+        entering = outputs["hidden_states"][:-1]  # block l reads hidden state l
+        pairs = [
+            (per_head(block.attention.query, hidden), per_head(block.attention.key, hidden))
+            for block, hidden in zip(bert.encoder_layers, entering, strict=True)
+        ]
+        maps.queries = np.stack([q for q, _ in pairs])  # (L, A, n, d)
+        maps.keys = np.stack([k for _, k in pairs])  # (L, A, n, d)
+    return maps
 
 
 def plot_head(maps: AttentionMaps, layer: int, head: int, ax=None):
@@ -129,13 +160,18 @@ def plot_cls_across_layers(maps: AttentionMaps, ax=None):
 
 def plot_rollout(maps: AttentionMaps, relevance: np.ndarray, ax=None):
     """Rollout relevance to ``[CLS]`` ``(layers, n)`` (see
-    :func:`attention_lab.interpret.cls_relevance`), one row per layer."""
+    :func:`attention_lab.interpret.cls_relevance`), one row per layer.
+
+    ``[CLS]``'s relevance to itself (the residual path keeps most of it) is left out of the
+    picture so that the colours show the text; the title says how much it keeps.
+    """
     return plot_heatmap(
-        relevance,
-        maps.tokens,
+        relevance[:, 1:],
+        maps.tokens[1:],
         [f"to layer {i}" for i in range(len(relevance))],
         ax=ax,
-        title="attention rollout: relevance to [CLS]",
+        title=f"attention rollout: relevance to [CLS] ([CLS] itself, left out: "
+        f"{relevance[-1, 0]:.2f} after the last layer)",
     )
 
 
@@ -164,9 +200,9 @@ def plot_token_scores(words: list[str], scores, title: str | None = None, line_c
         )
     largest = float(np.abs(scores).max()) or 1.0
     if (scores < 0).any():
-        cmap, norm = plt.get_cmap("RdBu"), colors.Normalize(-largest, largest)
+        cmap, norm = plt.get_cmap("RdBu"), colors.Normalize(-1.4 * largest, 1.4 * largest)
     else:
-        cmap, norm = plt.get_cmap("Blues"), colors.Normalize(0.0, largest * 1.25)
+        cmap, norm = plt.get_cmap("Blues"), colors.Normalize(0.0, largest * 1.4)
     lines, current, width = [], [], 0
     for word, score in zip(words, scores, strict=True):
         if current and width + len(word) + 1 > line_chars:
@@ -256,22 +292,29 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     return path
 
 
+def check_output_file(path: str | os.PathLike, example: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, or :class:`AttentionLabError` if it names a folder
+    (an existing one, or a name ending in ``/``); ``example`` is the file name the message
+    suggests inside it."""
+    name = os.fspath(path)
+    if name.endswith(("/", os.sep)) or Path(name).is_dir():
+        raise AttentionLabError(
+            f"{name} is a folder; pass a file name to write to, e.g. {Path(name) / example}"
+        )
+    return Path(name)
+
+
 def check_figure_path(path: str | os.PathLike) -> Path:
     """``path`` as a :class:`~pathlib.Path` if a figure can be written there, else
     :class:`AttentionLabError` (a folder, or a suffix matplotlib cannot write)."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    name = os.fspath(path)
-    if name.endswith(("/", os.sep)) or Path(name).is_dir():
-        raise AttentionLabError(
-            f"{name} is a folder; pass a file name to write the figure to, e.g. "
-            f"{Path(name) / 'attention.png'}"
-        )
-    suffix = Path(name).suffix.lower()[1:]
+    path = check_output_file(path, "attention.png")
+    suffix = path.suffix.lower()[1:]
     formats = FigureCanvasBase.get_supported_filetypes()
     if suffix and suffix not in formats:
         raise AttentionLabError(
-            f"cannot write a figure as .{suffix} ({name}); use .png or one of "
+            f"cannot write a figure as .{suffix} ({path}); use .png or one of "
             f"{', '.join('.' + f for f in sorted(formats))}"
         )
-    return Path(name)
+    return path
