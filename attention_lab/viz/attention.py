@@ -41,7 +41,8 @@ from attention_lab.viz.heatmap import plot_heatmap
 class AttentionMaps:
     """``tokens`` (the WordPiece pieces, no padding; their ids in ``input_ids``) and ``weights``
     ``(layers, heads, n, n)``; with ``queries_and_keys``, also each head's queries and keys
-    ``(layers, heads, n, d_k)`` (the rows of ``Q`` and ``K`` whose scaled dot products the softmax turns into ``weights``).
+    ``(layers, heads, n, d_k)``: the rows of ``Q`` and ``K`` whose scaled dot products the
+    softmax turns into ``weights``.
     """
 
     tokens: list[str]
