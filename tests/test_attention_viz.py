@@ -10,6 +10,7 @@ from attention_lab.errors import AttentionLabError
 from attention_lab.models.bert import BertModel
 from attention_lab.tokenization import BertTokenizer
 from attention_lab.viz.attention import (
+    AttentionMaps,
     attention_maps,
     cls_attention,
     plot_cls_across_layers,
@@ -31,11 +32,20 @@ def test_maps_hold_wordpiece_tokens_without_padding(maps):
     assert maps.tokens == ["[CLS]", "the", "movie", "was", "boring", "[SEP]"]
     assert maps.weights.shape == (2, 2, 6, 6)  # (layers, heads, tokens, tokens): no padding
     np.testing.assert_allclose(maps.weights.sum(axis=-1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(cls_attention(maps), maps.weights[:, :, 0].mean(axis=1))
     with pytest.raises(AttentionLabError, match="layers 0 … 1"):
         maps.check(layer=2)
     with pytest.raises(AttentionLabError, match="heads 0 … 1"):
         maps.check(layer=0, head=5)
+
+
+def test_cls_attention_is_the_cls_query_row_averaged_over_heads():
+    # One layer, two heads; the [CLS] row (query 0) differs from the [CLS] column (key 0).
+    weights = np.array([[
+        [[0.5, 0.25, 0.25], [0.9, 0.05, 0.05], [0.2, 0.2, 0.6]],
+        [[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.3, 0.3, 0.4]],
+    ]])  # fmt: skip
+    maps = AttentionMaps(["[CLS]", "fine", "[SEP]"], weights)
+    np.testing.assert_allclose(cls_attention(maps), [[0.3, 0.525, 0.175]])
 
 
 def test_the_three_views_are_written_as_png(maps, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from layer_harness import check_layer
+from layer_harness import layer_cases
 
 from attention_lab.layers.bahdanau import BahdanauAttention
 
@@ -21,11 +21,12 @@ def inputs():
     return query, values, mask
 
 
-def test_harness_shapes_config_xla_and_clone(inputs):
-    query, values, mask = inputs
-    context, weights = check_layer(BahdanauAttention(UNITS), query, values, mask=mask)
-    assert context.shape == (BATCH, VALUE_DIM)
-    assert weights.shape == (BATCH, SOURCE_LEN)
+def test_passes_the_layer_harness(tmp_path):
+    case = layer_cases()["bahdanau"]
+    context, weights = case.check(tmp_path)
+    query, values = case.args
+    assert tuple(context.shape) == (len(query), values.shape[-1])
+    assert tuple(weights.shape) == values.shape[:2]
 
 
 def test_scores_are_v_tanh_w1h_plus_w2s(inputs):

@@ -1,13 +1,16 @@
-"""BertModel: BERT-Base defaults, outputs, masking, eager vs XLA, retracing, save/load, bad ids."""
+"""BertModel: BERT-Base defaults, the layer harness, outputs, masking, retracing, bad input."""
 
 from __future__ import annotations
 
-import keras
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_harness import check_layer
 
 from attention_lab import AttentionLabError, BertConfig
+from attention_lab.errors import CheckpointError
 from attention_lab.models.bert import BertModel
 
 TINY = BertConfig(
@@ -56,6 +59,15 @@ def test_bert_base_defaults_match_the_chapter():
     model.build()
     # Chapter section 5: the BERT main layer of bert-base-cased has 108,310,272 parameters.
     assert model.count_params() == 108_310_272
+
+
+def test_bert_model_passes_the_layer_harness(tmp_path):
+    config = BertConfig(
+        **{**TINY.to_dict(), "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.2}
+    )
+    check_layer(
+        BertModel, {"config": config, "add_pooling_layer": True}, (_batch(),), directory=tmp_path
+    )
 
 
 def test_outputs_and_shapes(tiny_model):
@@ -111,26 +123,6 @@ def test_no_retracing_for_repeated_batches_of_one_shape(tiny_model):
     assert forward.experimental_get_tracing_count() == 1
 
 
-def test_dropout_only_in_training():
-    config = BertConfig(**{**TINY.to_dict(), "hidden_dropout_prob": 0.5})
-    model = BertModel(config)
-    batch = _batch()
-    a, b = model(batch)["sequence_output"], model(batch)["sequence_output"]
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(model(batch, training=True)["sequence_output"], a)
-
-
-def test_keras_save_and_load_round_trip(tiny_model, tmp_path):
-    path = tmp_path / "bert.keras"
-    tiny_model.save(path)
-    restored = keras.models.load_model(path)
-    assert restored.config == TINY
-    batch = _batch()
-    np.testing.assert_array_equal(
-        restored(batch)["sequence_output"], tiny_model(batch)["sequence_output"]
-    )
-
-
 def test_config_round_trip_and_hf_config():
     transformers = pytest.importorskip("transformers")
     hf = transformers.BertConfig(
@@ -156,6 +148,41 @@ def test_config_round_trip_and_hf_config():
 def test_config_errors_name_the_problem(values, message):
     with pytest.raises(AttentionLabError, match=message):
         BertConfig.from_hf_config(values)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "requirement"),
+    [
+        ("hidden_dropout_prob", 1.5, r"a dropout probability in \[0, 1\)"),
+        ("hidden_dropout_prob", 1.0, "a dropout probability"),
+        ("attention_probs_dropout_prob", -0.1, "a dropout probability"),
+        ("attention_probs_dropout_prob", float("nan"), "a dropout probability"),
+        ("hidden_dropout_prob", None, "a dropout probability"),
+        ("layer_norm_eps", -1e-12, "a finite number > 0"),
+        ("layer_norm_eps", 0.0, "a finite number > 0"),
+        ("layer_norm_eps", float("nan"), "a finite number > 0"),
+        ("initializer_range", float("inf"), "a finite number > 0"),
+        ("initializer_range", "0.02", "a finite number > 0"),
+        ("vocab_size", 768.0, "a positive integer"),
+        ("intermediate_size", True, "a positive integer"),
+        ("max_position_embeddings", -512, "a positive integer"),
+        ("num_labels", 0, "a positive integer"),
+        ("pad_token_id", 28996, r"a token id in \[0, vocab_size=28996\)"),
+        ("pad_token_id", -1, "a token id"),
+    ],
+)
+def test_every_config_field_is_checked_and_the_error_says_the_fix(field, value, requirement):
+    expected = rf"BertConfig\.{field}={re.escape(repr(value))} must be {requirement}"
+    fix = rf"set {field} in config\.json \(or BertConfig\) to a valid value, e\.g\."
+    with pytest.raises(CheckpointError, match=f"{expected}.*{fix}"):
+        BertConfig.from_hf_config({field: value})
+    with pytest.raises(CheckpointError, match=expected):
+        BertConfig(**{field: value})
+
+
+def test_hugging_face_activation_names_become_ours():
+    assert BertConfig.from_hf_config({"hidden_act": "gelu_new"}).hidden_act == "gelu_tanh"
+    assert BertConfig.from_hf_config({"hidden_act": "gelu_pytorch_tanh"}).hidden_act == "gelu_tanh"
 
 
 def test_token_id_out_of_range_is_refused_not_clamped(tiny_model):

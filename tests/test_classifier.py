@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from hf_checkpoints import save_hf_checkpoint
+from layer_harness import check_layer
 from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
@@ -16,7 +17,6 @@ from attention_lab.models.classifier import (
     head_name,
     set_encoder_trainable,
 )
-from attention_lab.training.pretrained import classifier_from_pretrained
 
 
 def _params(layers) -> int:
@@ -38,7 +38,21 @@ def test_custom_head_has_the_chapters_154202_parameters_on_bert_base_width():
     assert _params([prebuilt.classifier]) == 1_538  # chapter section 5: Dense(2) on 768
 
 
-def test_heads_return_unbounded_logits_and_round_trip_their_config():
+@pytest.mark.parametrize(
+    ("cls", "head_kwargs"),
+    [
+        (BertForSequenceClassification, {}),
+        (BertCustomClassifier, {"head_units": 8, "head_dropout": 0.3}),
+    ],
+)
+def test_classifier_passes_the_layer_harness(cls, head_kwargs, tmp_path):
+    config = tiny_config(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, num_labels=3)
+    inputs = toy_sentiment(4).features
+    logits = check_layer(cls, {"config": config, **head_kwargs}, (inputs,), directory=tmp_path)
+    assert tuple(logits.shape) == (4, 3)
+
+
+def test_heads_return_unbounded_logits():
     data = toy_sentiment(4)
     for head in ("prebuilt", "custom"):
         model = build_classifier(head, tiny_config())
@@ -46,8 +60,6 @@ def test_heads_return_unbounded_logits_and_round_trip_their_config():
         last.bias.assign([-3.0, 3.0])  # no sigmoid after it: values leave (0, 1)
         logits = np.asarray(model(data.features))
         assert logits.shape == (4, 2) and logits.min() < -1.0 and logits.max() > 1.0
-        clone = type(model).from_config(model.get_config())
-        assert clone.get_config() == model.get_config()
         assert head_name(model) == head
     with pytest.raises(AttentionLabError, match="unknown head"):
         build_classifier("lstm", tiny_config())
@@ -84,15 +96,19 @@ def test_pretrained_prebuilt_keeps_a_hugging_face_head_and_custom_starts_fresh(h
     import torch
     import transformers
 
+    from attention_lab.convert import load_bert
+
     ids = np.random.default_rng(0).integers(0, 120, size=(2, 7)).astype(np.int32)
-    model, _, report = classifier_from_pretrained(hf_dirs["head"], "prebuilt")
+    loaded = load_bert(hf_dirs["head"], "prebuilt")
+    model, report = loaded.model, loaded.report
     assert isinstance(model, BertForSequenceClassification) and "classifier.weight" in report.loaded
     reference = transformers.BertForSequenceClassification.from_pretrained(hf_dirs["head"]).eval()
     with torch.no_grad():
         expected = reference(torch.tensor(ids, dtype=torch.long)).logits.numpy()
     np.testing.assert_allclose(np.asarray(model({"input_ids": ids})), expected, atol=1e-5)
 
-    custom, _, report = classifier_from_pretrained(hf_dirs["head"], "custom")
+    custom = load_bert(hf_dirs["head"], "custom")
+    custom, report = custom.model, custom.report
     assert isinstance(custom, BertCustomClassifier)
     assert "classifier.weight" in report.skipped  # the HF head has no place in the custom head
     np.testing.assert_array_equal(
@@ -103,10 +119,10 @@ def test_pretrained_prebuilt_keeps_a_hugging_face_head_and_custom_starts_fresh(h
 def test_pretrained_without_pooler_is_refused(hf_dirs, tmp_path):
     from safetensors.numpy import save_file
 
-    from attention_lab.convert import read_state_dict
+    from attention_lab.convert import load_bert, read_state_dict
 
     state = {k: v for k, v in read_state_dict(hf_dirs["bare"]).items() if "pooler" not in k}
     (tmp_path / "config.json").write_text((hf_dirs["bare"] / "config.json").read_text())
     save_file(state, str(tmp_path / "model.safetensors"))
     with pytest.raises(CheckpointError, match="no pooler"):
-        classifier_from_pretrained(tmp_path, "custom")
+        load_bert(tmp_path, "custom")

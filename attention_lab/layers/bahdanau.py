@@ -49,8 +49,9 @@ class BahdanauAttention(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, query_shape, values_shape, mask_shape=None, projected_values_shape=None):
-        self.W1 = keras.layers.Dense(self.units, use_bias=False, name="W1")
-        self.W2 = keras.layers.Dense(self.units, use_bias=False, name="W2")
+        policy = self.dtype_policy
+        self.W1 = keras.layers.Dense(self.units, use_bias=False, dtype=policy, name="W1")
+        self.W2 = keras.layers.Dense(self.units, use_bias=False, dtype=policy, name="W2")
         self.W1.build(values_shape)
         self.W2.build(query_shape)
         self.v = self.add_weight(name="v", shape=(self.units,), initializer="glorot_uniform")

@@ -11,33 +11,34 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from attention_lab import backend
 from attention_lab.errors import AttentionLabError
 
 
 def check_ids_in_range(ids, upper: int, tensor_name: str, fix: str) -> None:
     """Refuse ids outside ``[0, upper)`` instead of letting a gather clamp or zero them.
 
-    On a GPU an out-of-range ``tf.gather`` silently returns zeros, so the check must come
-    first. Eagerly it raises :class:`AttentionLabError` naming the id and its position; inside
-    a ``tf.function`` it adds a ``tf.debugging`` assertion (XLA drops assertions, so compiled
-    callers validate their inputs before the call, as ``attention_lab``'s pipelines do).
+    An out-of-range gather does not fail reliably (TensorFlow on a GPU returns zeros, JAX
+    returns NaN rows), so the check must come before it. Concrete ids (eager calls, on
+    every backend) are checked here and raise :class:`AttentionLabError` naming the id, its
+    position and the fix. Traced ids have no values yet: in a TensorFlow graph the check
+    becomes a run-time assertion (:func:`attention_lab.backend.graph_assert_in_range`);
+    XLA drops assertions and JAX and PyTorch graphs cannot raise from data, so compiled
+    callers validate their inputs before the call, as ``attention_lab``'s pipelines do.
     """
-    if tf.executing_eagerly():
-        values = np.asarray(ids)
-        bad = np.argwhere((values < 0) | (values >= upper))
-        if bad.size:
-            where = tuple(int(i) for i in bad[0])
-            raise AttentionLabError(
-                f"{tensor_name} contains id {int(values[where])} at index {where}, outside "
-                f"[0, {upper}); {fix}"
-            )
+    if backend.is_traced(ids):
+        backend.graph_assert_in_range(ids, upper, f"{tensor_name} must lie in [0, {upper}); {fix}")
         return
-    message = f"{tensor_name} must lie in [0, {upper}); {fix}"
-    tf.debugging.assert_non_negative(ids, message=message)
-    tf.debugging.assert_less(ids, tf.cast(upper, ids.dtype), message=message)
+    values = ops.convert_to_numpy(ids)
+    bad = np.argwhere((values < 0) | (values >= upper))
+    if bad.size:
+        where = tuple(int(i) for i in bad[0])
+        raise AttentionLabError(
+            f"{tensor_name} contains id {int(values[where])} at index {where}, outside "
+            f"[0, {upper}); {fix}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")

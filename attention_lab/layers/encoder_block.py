@@ -8,36 +8,34 @@ Post-LayerNorm, exactly as in BERT and Hugging Face's ``BertLayer``:
 
 The chapter describes the feed-forward sub-layer with a ReLU (the original Transformer); BERT
 uses the exact GELU, x · Φ(x) with Φ computed through erf, which is what ``hidden_act="gelu"``
-selects here. Under mixed precision GELU is computed in float32, as softmax and LayerNorm are:
-TensorFlow's bfloat16 erf is slow on CPU and rounds its argument to 8 bits. On this project's
-CPU, 12 layers' worth of GELU at 16 × 150 tokens took 0.69 s in bfloat16 against 0.26 s
-through float32, casts included, and the whole BERT-Base forward pass in mixed bfloat16 went
-from 7.83 to 8.37 sequences/s (measured side by side in one process).
+selects here (the names of every supported activation, ours and Hugging Face's, are in
+:data:`attention_lab.config.ACTIVATIONS`). Under mixed precision the activation is computed
+in float32, as softmax and LayerNorm are: a bfloat16 erf rounds its argument to 8 bits, and
+TensorFlow's is slow on CPU (the timings are in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
 import keras
 
+from attention_lab.config import ACTIVATIONS
+from attention_lab.errors import AttentionLabError
 from attention_lab.layers.multi_head_attention import MultiHeadSelfAttention
 
 
-def _in_float32(activation):
-    """``activation`` computed in float32, returned in the input's dtype."""
+def activation_function(hidden_act: str):
+    """The feed-forward activation named ``hidden_act``, computed in float32.
+
+    It returns the input's dtype: under mixed precision only the result is rounded to
+    bfloat16, once (in float32 the casts do nothing).
+    """
+    row = ACTIVATIONS[hidden_act]
+    function = getattr(keras.activations, row.keras_name)
 
     def apply(x):
-        if x.dtype == "float32":
-            return activation(x)
-        return keras.ops.cast(activation(keras.ops.cast(x, "float32")), x.dtype)
+        return keras.ops.cast(function(keras.ops.cast(x, "float32"), **row.keras_kwargs), x.dtype)
 
     return apply
-
-
-ACTIVATIONS = {
-    "gelu": _in_float32(lambda x: keras.activations.gelu(x, approximate=False)),  # x·Φ(x), erf
-    "gelu_tanh": _in_float32(lambda x: keras.activations.gelu(x, approximate=True)),
-    "relu": keras.activations.relu,
-}
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
@@ -45,9 +43,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
     """Self-attention and feed-forward sub-layers, each followed by residual + LayerNorm.
 
     Sublayer names follow Hugging Face's ``BertLayer``: ``attention`` (query/key/value and
-    ``attention_output``), ``attention_LayerNorm`` (HF ``attention.output.LayerNorm``),
+    ``attention_output``), ``attention_output_dropout`` (HF ``attention.output.dropout``, at
+    rate ``hidden_dropout``), ``attention_LayerNorm`` (HF ``attention.output.LayerNorm``),
     ``intermediate`` (HF ``intermediate.dense``), ``output`` (HF ``output.dense``),
-    ``output_LayerNorm`` (HF ``output.LayerNorm``).
+    ``output_dropout`` (HF ``output.dropout``), ``output_LayerNorm`` (HF ``output.LayerNorm``).
 
     Call arguments:
         hidden_states: ``(batch, seq_len, hidden_size)``.
@@ -72,7 +71,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if hidden_act not in ACTIVATIONS:
-            raise ValueError(f"hidden_act {hidden_act!r} is not one of {sorted(ACTIVATIONS)}")
+            raise AttentionLabError(
+                f"hidden_act {hidden_act!r} is not one of {sorted(ACTIVATIONS)}; pick one of them"
+            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -93,13 +94,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
             dtype=policy,
             name="attention",
         )
-        self.attention_dropout_layer = keras.layers.Dropout(self.hidden_dropout, dtype=policy)
+        self.attention_output_dropout = keras.layers.Dropout(
+            self.hidden_dropout, dtype=policy, name="attention_output_dropout"
+        )
         self.attention_LayerNorm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=policy, name="attention_LayerNorm"
         )
         self.intermediate = keras.layers.Dense(
             self.intermediate_size,
-            activation=ACTIVATIONS[self.hidden_act],
+            activation=activation_function(self.hidden_act),
             kernel_initializer=init,
             dtype=policy,
             name="intermediate",
@@ -107,29 +110,27 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             self.hidden_size, kernel_initializer=init, dtype=policy, name="output"
         )
-        self.output_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=policy)
+        self.output_dropout = keras.layers.Dropout(
+            self.hidden_dropout, dtype=policy, name="output_dropout"
+        )
         self.output_LayerNorm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=policy, name="output_LayerNorm"
         )
         self.attention.build(input_shape)
         self.attention_LayerNorm.build(input_shape)
         self.intermediate.build(input_shape)
-        self.output_dense.build(input_shape[:-1] + (self.intermediate_size,))
+        self.output_dense.build((*input_shape[:-1], self.intermediate_size))
         self.output_LayerNorm.build(input_shape)
 
     def call(self, hidden_states, attention_mask=None, training=None):
         attended, probs = self.attention(hidden_states, attention_mask, training=training)
-        attended = self.attention_dropout_layer(attended, training=training)
+        attended = self.attention_output_dropout(attended, training=training)
         hidden_states = self.attention_LayerNorm(hidden_states + attended)  # (batch, len, H)
 
         intermediate = self.intermediate(hidden_states)  # (batch, len, intermediate_size)
         feed_forward = self.output_dropout(self.output_dense(intermediate), training=training)
         hidden_states = self.output_LayerNorm(hidden_states + feed_forward)  # (batch, len, H)
         return hidden_states, probs
-
-    def compute_output_shape(self, input_shape):
-        batch, seq_len = input_shape[0], input_shape[1]
-        return input_shape, (batch, self.num_heads, seq_len, seq_len)
 
     def get_config(self):
         config = super().get_config()

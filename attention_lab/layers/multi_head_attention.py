@@ -72,7 +72,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.attention_output = dense("attention_output")
         for projection in (self.query, self.key, self.value):
             projection.build(input_shape)
-        self.attention_output.build(input_shape[:-1] + (self.hidden_size,))
+        self.attention_output.build((*input_shape[:-1], self.hidden_size))
         self.dropout = keras.layers.Dropout(self.attention_dropout, dtype=self.dtype_policy)
 
     def _split_heads(self, x):
@@ -94,10 +94,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         )  # (batch, heads, seq_len, head_size), (batch, heads, seq_len, seq_len)
         output = self.attention_output(self._merge_heads(context))  # (batch, seq_len, hidden)
         return output, probs
-
-    def compute_output_shape(self, input_shape):
-        batch, seq_len = input_shape[0], input_shape[1]
-        return input_shape, (batch, self.num_heads, seq_len, seq_len)
 
     def get_config(self):
         config = super().get_config()
