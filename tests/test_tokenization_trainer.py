@@ -75,3 +75,12 @@ def test_cli_trains_and_refuses_to_overwrite(tmp_path, capsys):
     assert tokens == ["h", "##ug", "##s", "p", "##un"]
     assert cli(args) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_train_tokenizer_limit_zero_names_the_limit(tmp_path, capsys, imdb_archive):
+    out = tmp_path / "vocab"
+    args = ["train-tokenizer", "--data", str(imdb_archive), "--out", str(out), "--limit", "0"]
+    assert cli(args) == 2
+    err = capsys.readouterr().err
+    assert "--limit 0" in err and "archive" not in err
+    assert not out.exists()

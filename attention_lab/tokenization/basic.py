@@ -96,6 +96,20 @@ def split_on(pattern: re.Pattern, text: str):
         yield start, text[start:], False
 
 
+def _canonical_order(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Each run of combining marks sorted by combining class (stable), as NFD orders them."""
+    out, run = [], []
+    for piece in pieces + [("", False)]:
+        if piece[0] and unicodedata.combining(piece[0]):
+            run.append(piece)
+            continue
+        out += sorted(run, key=lambda p: unicodedata.combining(p[0]))
+        run = []
+        if piece[0]:
+            out.append(piece)
+    return out
+
+
 def strip_accents(text: str) -> str:
     """NFD, then drop the non-spacing marks: ``"Crème brûlée"`` → ``"Creme brulee"``."""
     kept = tables.NFD_KEPT
@@ -165,17 +179,34 @@ class BasicTokenizer:
 
     def normalize_aligned(self, text: str) -> tuple[str, list[int] | None]:
         """:meth:`normalize`'s text and, for each of its characters, the index in ``text`` of
-        the character it came from (``None``: every character stayed where it was)."""
+        the character it stands for (``None``: every character stayed where it was).
+
+        As in the reference, the alignment goes by position: accent stripping decomposes
+        (NFD), which puts runs of combining marks in canonical order, and then the k-th
+        character that starts a decomposition stands for the k-th character of the text.
+        """
         normalized = self.normalize(text)
         if len(normalized) == len(text) and (text.isascii() or self._in_place(text)):
             return normalized, None
-        origin = []
-        for index, char in enumerate(text):
-            origin.extend([index] * len(self._normalized_char(char)))
-        # Accent stripping may reorder combining marks (canonical order) but keeps the count:
-        # each character is then matched with the original one in its place.
-        assert len(origin) == len(normalized), (text, normalized)
-        return normalized, origin
+        kept = [i for i, char in enumerate(text) if not _CONTROL[_astral(char)].match(char)]
+        if self.strip_accents:
+            pieces = []  # (character, whether it starts a decomposition)
+            for index in kept:
+                char = text[index]
+                parts = char if char == tables.NFD_KEPT else unicodedata.normalize("NFD", char)
+                pieces += [(part, j == 0) for j, part in enumerate(parts)]
+            pieces = _canonical_order(pieces)
+            items, position = [], -1
+            for char, starts in pieces:
+                position += starts
+                if not _MARK[_astral(char)].match(char):
+                    items.append((char, kept[max(position, 0)]))
+        else:
+            items = [(text[index], index) for index in kept]
+        if self.lowercase:
+            items = [(low, origin) for char, origin in items for low in lower(char)]
+        assert "".join(char for char, _ in items) == normalized, text
+        return normalized, [origin for _, origin in items]
 
     def _normalized_char(self, char: str) -> str:
         normalized = self._normalized_chars.get(char)
