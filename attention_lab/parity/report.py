@@ -265,7 +265,10 @@ class ParityReport:
             "the ground truth",
         ]
         if self.truncated:
-            lines.append(f"{self.truncated} sequences truncated to {self.max_length} tokens")
+            lines.append(
+                f"{self.truncated} of {sequences} sequences truncated to {self.max_length} "
+                "tokens (--max-length)"
+            )
         lines += [
             "",
             f"{'':<20}{'-' * 31} at real tokens {'-' * 31}",
