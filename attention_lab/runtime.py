@@ -89,7 +89,8 @@ def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None =
         native = "GPU" if device == "gpu" else native_bfloat16_cpu()
         precision = "bfloat16" if native else "float32"
         reasons.append(
-            f"bfloat16: this {native} computes bfloat16 natively"
+            f"bfloat16: this {native if native == 'GPU' else f'CPU ({native})'} computes "
+            "bfloat16 natively"
             if native
             else "float32: this CPU has no native bfloat16 (AMX or AVX-512 BF16)"
         )

@@ -10,16 +10,21 @@ from hf_checkpoints import save_hf_checkpoint
 
 from attention_lab.convert import (
     convert_checkpoint,
-    load_converted,
-    load_hf_checkpoint,
+    load_bert,
     read_state_dict,
     resolve_model_dir,
+    save_bert,
 )
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.bert import BertModel
 from attention_lab.models.classifier import BertForSequenceClassification
 
 pytest.importorskip("torch")
+
+
+def load_hf_checkpoint(path):
+    loaded = load_bert(path)
+    return loaded.model, loaded.config, loaded.report
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +95,21 @@ def test_pickled_objects_in_bin_files_are_refused(tmp_path, tiny_dir):
     path.mkdir()
     (path / "config.json").write_text((tiny_dir / "config.json").read_text())
     torch.save({"payload": object()}, path / "pytorch_model.bin")
-    with pytest.raises(CheckpointError, match="weights_only=True"):
+    with pytest.raises(CheckpointError, match="pickled Python objects.*never run") as refused:
         load_hf_checkpoint(path)
+    assert "weights_only=False" not in str(refused.value)  # no advice to run the pickle
 
 
-def test_convert_writes_weights_and_manifest_atomically(tmp_path, tiny_dir):
+def test_convert_writes_a_hugging_face_folder_that_records_its_source(tmp_path, tiny_dir):
     out = convert_checkpoint(tiny_dir, tmp_path / "weights" / "tiny")
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.weights.h5"]
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["config"]["hidden_size"] == 32 and manifest["kind"] == "bert"
-    assert set(manifest["sha256"]) == {"config.json", "model.safetensors"}
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_size"] == 32 and config["architectures"] == ["BertModel"]
+    ours = config["attention_lab"]
+    assert set(ours["source_sha256"]) == {"config.json", "model.safetensors"}
+    assert ours["source"] == str(tiny_dir) and ours["head"] is None
     assert [p.name for p in out.parent.iterdir()] == ["tiny"]  # no temporary folder left
-    restored, _ = load_converted(out)
+    restored = load_bert(out).model
     reference, _, _ = load_hf_checkpoint(tiny_dir)
     np.testing.assert_array_equal(_forward(restored), _forward(reference))
     with pytest.raises(AttentionLabError, match="already exists; pass --overwrite"):
@@ -109,13 +117,71 @@ def test_convert_writes_weights_and_manifest_atomically(tmp_path, tiny_dir):
 
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path, tiny_dir, monkeypatch):
-    def explode(self, path):
+    import safetensors.numpy
+
+    def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(BertModel, "save_weights", explode)
+    monkeypatch.setattr(safetensors.numpy, "save_file", explode)
     with pytest.raises(OSError, match="disk full"):
         convert_checkpoint(tiny_dir, tmp_path / "out" / "tiny")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_changed_byte_in_our_weights_is_refused(tmp_path, tiny_dir):
+    out = convert_checkpoint(tiny_dir, tmp_path / "ours")
+    data = bytearray((out / "model.safetensors").read_bytes())
+    data[-5] ^= 0x01  # one bit of the last tensor's values
+    (out / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="has changed since attention_lab wrote it"):
+        load_bert(out)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(np.nan, "non-finite"), (np.inf, "non-finite"), (3, "dtype int64")],
+)
+def test_nan_inf_and_integer_weights_are_refused(tmp_path, tiny_dir, value, words):
+    def edit(state):
+        tensor = state["encoder.layer.0.output.dense.bias"]
+        if isinstance(value, int):
+            state["encoder.layer.0.output.dense.bias"] = np.full(tensor.shape, value, np.int64)
+        else:
+            tensor[3] = value
+
+    with pytest.raises(CheckpointError, match=words):
+        load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "m", edit))
+
+
+def test_a_layer_count_that_disagrees_with_the_weights_names_both(tmp_path, tiny_dir):
+    path = tmp_path / "fewer"
+    path.mkdir()
+    config = json.loads((tiny_dir / "config.json").read_text())
+    config["num_hidden_layers"] = 1
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "model.safetensors").write_bytes((tiny_dir / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="weights have 2 encoder layers.*num_hidden_layers=1"):
+        load_bert(path)
+
+
+def test_folders_of_the_old_format_say_how_to_redo_them(tmp_path):
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "model.weights.h5").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="convert the original checkpoint again"):
+        load_bert(tmp_path)
+
+
+def test_save_then_load_round_trips_every_kind(tmp_path, tiny_dir):
+    for head in (None, "prebuilt", "custom"):
+        loaded = load_bert(tiny_dir, head=head, num_labels=3 if head else None)
+        model = loaded.model
+        out = save_bert(model, tmp_path / str(head), tokenizer_dir=None, label_names=None)
+        again = load_bert(out)
+        assert type(again.model) is type(model) and again.head == head
+        for a, b in zip(model.weights, again.model.weights, strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        if head:
+            assert again.label_names == ["LABEL_0", "LABEL_1", "LABEL_2"]
 
 
 def test_missing_config(tmp_path):
@@ -174,8 +240,14 @@ def test_unused_tensor_is_an_error_but_pretraining_heads_are_skipped(tmp_path, t
     def extra(state):
         state["encoder.layer.2.output.dense.bias"] = np.zeros(32, np.float32)
 
-    with pytest.raises(CheckpointError, match="unused tensor 'encoder.layer.2.output.dense.bias'"):
+    with pytest.raises(CheckpointError, match="weights have 3 encoder layers"):
         load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "a", extra))
+
+    def foreign(state):
+        state["encoder.adapter.weight"] = np.zeros(32, np.float32)
+
+    with pytest.raises(CheckpointError, match="unused tensor 'encoder.adapter.weight'"):
+        load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "c", foreign))
 
     def mlm_head(state):
         state["cls.predictions.bias"] = np.zeros(120, np.float32)
@@ -188,11 +260,6 @@ def test_hub_id_offline_says_how_to_pass_a_directory(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="pass DIR"):
         resolve_model_dir("bert-base-cased-attention-lab-test")
-
-
-def test_converted_folder_errors(tmp_path):
-    with pytest.raises(CheckpointError, match="manifest.json is missing"):
-        load_converted(tmp_path)
 
 
 def test_pretraining_checkpoint_with_bert_prefix_loads_as_bert_model(tmp_path):

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab import __version__
-from attention_lab.config import BertConfig
+from attention_lab.config import ACTIVATIONS, BertConfig
 from attention_lab.convert.hf_checkpoint import (
     SAFETENSORS,
     check_tensor,
@@ -58,19 +58,11 @@ from attention_lab.errors import CheckpointError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
 from attention_lab.models.bert import BertModel
 from attention_lab.models.classifier import HEADS, head_name
+from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
 
 FORMAT = 2  # the "attention_lab.format" of config.json; 0.1.0 wrote manifest.json + .h5 instead
 CONFIG = "config.json"
 RUN_FILE = "run.json"
-TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
-SPECIAL_TOKENS_MAP = {
-    "unk_token": "[UNK]",
-    "sep_token": "[SEP]",
-    "pad_token": "[PAD]",
-    "cls_token": "[CLS]",
-    "mask_token": "[MASK]",
-}
-HF_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh", "relu": "relu"}
 ARCHITECTURES = {
     "bert": "BertModel",
     "prebuilt": "BertForSequenceClassification",
@@ -336,7 +328,7 @@ def hf_config(model, label_names: list[str] | None = None, provenance: dict | No
     values.update(
         architectures=[ARCHITECTURES[kind]],
         model_type="bert",
-        hidden_act=HF_ACTIVATIONS[config.hidden_act],
+        hidden_act=ACTIVATIONS[config.hidden_act].hf_name,
         position_embedding_type="absolute",
         torch_dtype="float32",
     )

@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 
 from attention_lab import __version__, backend
-from attention_lab.convert.bert_folder import TOKENIZER_FILES, write_bert_files
+from attention_lab.convert.bert_folder import write_bert_files
+from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.io import atomic_file, check_separate
+from attention_lab.io import check_separate
 from attention_lab.runtime import choose_plan
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 
-LABEL_NAMES = ("negative", "positive")
 VALIDATION_FRACTION, SPLIT_SEED = 0.2, 42  # the chapter's train_test_split(0.2, random_state=42)
 
 
@@ -187,10 +187,6 @@ def finetune(
     }
     if previous is None:
         out.mkdir(parents=True, exist_ok=True)
-        for name in TOKENIZER_FILES:
-            if (loaded.directory / name).is_file():
-                with atomic_file(out / name) as tmp:
-                    shutil.copyfile(loaded.directory / name, tmp)
         run_folder.write_run(out, record)
 
     result = fit_classifier(
@@ -203,7 +199,7 @@ def finetune(
         signature=run_folder.identity(settings),
         progress=progress,
     )
-    write_bert_files(classifier, out, label_names=list(LABEL_NAMES))
+    write_bert_files(classifier, out, loaded.directory, label_names=list(LABEL_NAMES))
     record.update(
         status="complete",
         result=result,

