@@ -23,9 +23,9 @@
 # the real `bert-base-cased` vocabulary (28,996 WordPieces), and checks it against Hugging
 # Face's tokenizer on the way.
 #
-# **Modes.** Only the last part (WordPiece lengths of IMDb reviews) depends on the mode:
-# 300 reviews in fast mode, 5,000 in full mode. The committed notebook was executed in full
-# mode.
+# **Modes.** Only the last two parts (WordPiece lengths of IMDb reviews, windows) depend on
+# the mode: 300 reviews in fast mode, 5,000 in full mode. The committed notebook was executed
+# in full mode.
 
 # %%
 import os
@@ -112,18 +112,24 @@ print(uncased.tokenize(SENTENCE))
 # %% [markdown]
 # ## `encode_plus`, then and now
 #
-# The chapter (transformers 3.0.2) encodes with
-#
-# ```python
-# tokenizer.encode_plus(" Don't be lured", add_special_tokens=True, max_length=9,
-#                       pad_to_max_length=True, return_attention_mask=True,
-#                       return_token_type_ids=True)
-# ```
-#
-# `pad_to_max_length=True` was deprecated in transformers 3 in favour of
+# The chapter (transformers 3.0.2) encodes with `encode_plus`, and the same call, as printed,
+# runs on ours:
+
+# %%
+one = tokenizer.encode_plus(
+    " Don't be lured",
+    add_special_tokens=True,
+    max_length=9,
+    pad_to_max_length=True,
+    return_attention_mask=True,
+    return_token_type_ids=True,
+)
+
+# %% [markdown]
+# It warns: `pad_to_max_length=True` was deprecated in transformers 3 in favour of
 # `padding="max_length"` (with `truncation=True`), and transformers 5 (installed here) has
-# removed `encode_plus` altogether: call the tokenizer itself. Ours has
-# `encode(text, text_pair, max_length, truncation, padding)`:
+# removed `encode_plus` altogether: today one calls the tokenizer itself. Ours takes the same
+# call and gives the same answer:
 
 # %%
 reference = AutoTokenizer.from_pretrained(BERT_BASE_CASED)  # transformers 5, for comparison
@@ -137,10 +143,11 @@ def show(encoded):
         print(f"{key[:8]:>8s}" + "".join(f"{v:>8d}" for v in encoded[key]))
 
 
-one = tokenizer.encode(" Don't be lured", max_length=9, padding="max_length")
 show(one)
+now = tokenizer(" Don't be lured", max_length=9, padding="max_length", truncation=True)
 theirs = reference(" Don't be lured", max_length=9, padding="max_length", truncation=True)
-print("same as transformers:", all(one[k] == theirs[k] for k in one))
+print("same as the chapter's call:", dict(now) == dict(one))
+print("same as transformers:", dict(now) == dict(theirs))
 
 # %% [markdown]
 # `[CLS]` opens every input and `[SEP]` closes it; the one `[PAD]` fills it to 9 positions,
@@ -149,10 +156,10 @@ print("same as transformers:", all(one[k] == theirs[k] for k in one))
 # second one with 1:
 
 # %%
-pair = tokenizer.encode(" Don't be", " lured", max_length=10, padding="max_length")
+pair = tokenizer(" Don't be", " lured", max_length=10, padding="max_length", truncation=True)
 show(pair)
 theirs = reference(" Don't be", " lured", max_length=10, padding="max_length", truncation=True)
-print("same as transformers:", all(pair[k] == theirs[k] for k in pair))
+print("same as transformers:", dict(pair) == dict(theirs))
 
 # %% [markdown]
 # ## Truncation strategies
@@ -193,6 +200,32 @@ for strategy in ("first", "last", "head+tail"):
     print(f"{strategy:10s} {tokenizer.decode(ids)}")
 
 # %% [markdown]
+# ## Where each token came from
+#
+# With `return_offsets_mapping=True` every token carries the characters of the text it was made
+# from, `(start, end)`, even when the vocabulary lower-cases and strips accents; `word_ids()`
+# says which word of the basic tokenizer it belongs to (`None` for `[CLS]` and `[SEP]`). That
+# is how an attention or attribution plot adds the WordPieces of *lured* back into one word.
+
+
+# %%
+def where(tok, text):
+    encoding = tok(text, return_offsets_mapping=True)
+    rows = zip(encoding.tokens(), encoding["offset_mapping"], encoding.word_ids(), strict=True)
+    for token, (start, end), word in rows:
+        print(f"{token:>8s}  {start:>2d}-{end:<2d} {text[start:end]!r:9s} word {word}")
+
+
+where(tokenizer, "Don't be lured, Brûlée!")  # cased
+
+# %% [markdown]
+# Uncased, the pieces are lower-cased and lose their accents, and the offsets still point at
+# the characters as written:
+
+# %%
+where(uncased, "Crème Brûlée!")
+
+# %% [markdown]
 # ## The chapter's `bert_encoder`: every review to 150 tokens
 #
 # Section 4 encodes every review to exactly 150 positions (`max_length=150`, padded). How much
@@ -228,3 +261,37 @@ ax.set_title(f"IMDb train reviews ({len(texts):,}) with the bert-base-cased voca
 ax.legend()
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## A whole review in overlapping windows
+#
+# Truncation throws the rest of a long review away. The other classic way to read it with a
+# 150-position model is to cut it into windows (`return_overflowing_tokens=True`), each
+# repeating the last `stride` tokens of the one before so that no sentence is only ever seen
+# cut in half; a classifier then averages its predictions over a review's windows.
+# `overflow_to_sample_mapping` says which review each row came from.
+
+# %%
+windows = tokenizer(
+    texts,
+    max_length=150,
+    truncation=True,
+    stride=32,
+    return_overflowing_tokens=True,
+    padding="max_length",
+    return_tensors="np",
+)
+per_review = np.bincount(windows["overflow_to_sample_mapping"])
+print(f"{len(texts):,} reviews → {len(windows['input_ids']):,} windows of 150 positions")
+print(f"windows per review: median {int(np.median(per_review))}, most {per_review.max()}")
+longest = int(np.argmax(per_review))
+rows = np.flatnonzero(windows["overflow_to_sample_mapping"] == longest)[:2]
+first, second = (windows["input_ids"][r] for r in rows)
+print("the last 32 text tokens of window 1 open window 2:", (first[-33:-1] == second[1:33]).all())
+theirs = reference(
+    texts[:200], max_length=150, truncation=True, stride=32, return_overflowing_tokens=True
+)
+ours = tokenizer(
+    texts[:200], max_length=150, truncation=True, stride=32, return_overflowing_tokens=True
+)
+print("same windows as transformers (200 reviews):", dict(ours) == dict(theirs))
