@@ -105,12 +105,11 @@ class _Case:
         copy.set_weights(layer.get_weights())
         return copy
 
-    def symbolic(self, batch=None):
-        def spec(x):
-            x = np.asarray(x)
-            return keras.KerasTensor(x.shape if batch is None else (batch,) + x.shape[1:], x.dtype)
-
-        return tree.map_structure(spec, (self.args, self.kwargs))
+    def symbolic(self):
+        """``KerasTensor``s of the inputs' shapes and dtypes, in the call's structure."""
+        return tree.map_structure(
+            lambda x: keras.KerasTensor(np.shape(x), np.asarray(x).dtype), (self.args, self.kwargs)
+        )
 
     def functional(self, layer):
         """A functional model around ``layer``, with one ``keras.Input`` per input tensor."""
@@ -132,7 +131,9 @@ def check_config(case: _Case) -> None:
         assert hasattr(layer, name), f"__init__ argument {name!r} is not stored on the layer"
         assert name in config, f"__init__ argument {name!r} is missing from get_config()"
         if name in case.init_kwargs:
-            assert getattr(layer, name) == case.init_kwargs[name], f"{name!r} stored changed"
+            assert getattr(layer, name) == case.init_kwargs[name], (
+                f"{name!r} is stored as another value"
+            )
     revived = case.cls.from_config(config)
     for name in _init_parameters(case.cls):
         assert getattr(revived, name) == getattr(layer, name), f"{name!r} lost in from_config"
