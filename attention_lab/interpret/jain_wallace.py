@@ -108,13 +108,13 @@ def _words(encoder, ids: np.ndarray) -> list[str]:
 def _example_row(prepared, data, settings: Settings) -> tuple[np.ndarray, str]:
     """The chapter's review (section 3) from the training split, encoded; else test review 0."""
     from attention_lab.data.imdb import read_imdb
-    from attention_lab.data.text_encoder import encode_texts
+    from attention_lab.data.text_encoder import encode_and_pad
 
     texts = read_imdb("train", data).texts
     found = next((t for t in texts if t.decode("utf-8", "replace").startswith(EXAMPLE)), None)
     if found is None:
         return prepared.x_test[:1], "test review 0"
-    row = encode_texts(prepared.encoder, [found], settings.max_len, settings.truncate)
+    row = encode_and_pad(prepared.encoder, [found], settings.max_len, settings.truncate)
     return row, "the chapter's review"
 
 
