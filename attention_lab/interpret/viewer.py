@@ -363,6 +363,6 @@ def show_attention_viewer(maps, title: str = "attention viewer", height: int = 6
 
     page = html.escape(attention_viewer_html(maps, title), quote=True)
     return HTML(
-        f'<iframe srcdoc="{page}" style="width: 100%; height: {height}px; border: 1px solid '
-        '#ddd" sandbox="allow-scripts"></iframe>'
+        f'<div><iframe srcdoc="{page}" style="width: 100%; height: {height}px; border: 1px '
+        'solid #ddd" sandbox="allow-scripts"></iframe></div>'
     )
