@@ -4,12 +4,15 @@ The folder layout is the architecture:
 
 - ``layers/``        attention, the BERT encoder block, embeddings, pooler, Bahdanau attention
 - ``models/``        BERT, the classifiers, the GloVe BiLSTM, the seq2seq encoder-decoder
-- ``convert/``       Hugging Face checkpoint -> our layers
-- ``parity/``        layer-by-layer comparison with the Hugging Face reference
+- ``convert/``       Hugging Face folders <-> our models (load_bert, save_bert, the weight map)
+- ``parity/``        layer-by-layer comparison with the Hugging Face reference and float64
 - ``tokenization/``  WordPiece and BERT input encoding
-- ``data/``          IMDb and GloVe
-- ``training/``      fine-tuning loops and schedules
-- ``viz/``           attention heatmaps
+- ``data/``          IMDb, GloVe, the chapter's preprocessing, the seq2seq characters
+- ``training/``      fine-tuning BERT on model.fit, the run folder; BiLSTM and seq2seq training
+- ``interpret/``     attention rollout, gradient attributions, the attention viewer
+- ``viz/``           heatmaps, alignments, confusion matrices
+- ``runtime.py``     the precision and compile plan; ``backend.py`` what differs per backend
+- ``io.py``          writing files so that nothing is lost
 - ``cli/``           the ``attention-lab`` command
 """
 

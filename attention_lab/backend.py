@@ -64,8 +64,12 @@ def is_traced(x) -> bool:
         return isinstance(x, jax.core.Tracer) or keras.backend.is_keras_tensor(x)
     if backend == "torch":
         import torch
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-        return torch.compiler.is_compiling() or keras.backend.is_keras_tensor(x)
+        # Keras traces a PyTorch model symbolically by calling it on placeholder tensors.
+        return (
+            torch.compiler.is_compiling() or in_symbolic_scope() or keras.backend.is_keras_tensor(x)
+        )
     return keras.backend.is_keras_tensor(x)
 
 

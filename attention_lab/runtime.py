@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from attention_lab import backend
 from attention_lab.errors import AttentionLabError
 
 # --precision -> the Keras dtype policy it runs under.
@@ -48,6 +47,8 @@ class Plan:
 
     def compile(self, fn):
         """``fn`` compiled for the active backend, with XLA when :attr:`jit_compile`."""
+        from attention_lab import backend
+
         return backend.compile_function(fn, self.jit_compile)
 
     def describe(self) -> str:
@@ -83,7 +84,10 @@ def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None =
         )
     if xla not in XLA_CHOICES:
         raise AttentionLabError(f"unknown --xla {xla!r}; choose one of {', '.join(XLA_CHOICES)}")
-    device = device or backend.accelerator()
+    if device is None:
+        from attention_lab import backend  # imports Keras: only when a plan is made
+
+        device = backend.accelerator()
     reasons = []
     if precision == "auto":
         native = "GPU" if device == "gpu" else native_bfloat16_cpu()

@@ -78,9 +78,9 @@ def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable
     import tensorflow as tf
 
     from attention_lab.models.bert import BertModel
-    from attention_lab.runtime import cpu_plan
+    from attention_lab.runtime import choose_plan
 
-    plan = cpu_plan(mixed_precision=mode.startswith("bf16"))
+    plan = choose_plan("bfloat16" if mode.startswith("bf16") else "float32", device="cpu")
     model = BertModel(config, dtype=plan.dtype_policy)
     model.build()
     if mode == "eager":
@@ -125,9 +125,9 @@ def ours_train(config: BertConfig, modes: tuple[str, ...], workload: Workload) -
     """Steps of our ``BertForSequenceClassification`` for each mode; the float32 modes
     ("eager", "function", "xla") share one model and optimizer, "bf16" gets its own."""
     from attention_lab.models.classifier import BertForSequenceClassification
-    from attention_lab.runtime import cpu_plan
+    from attention_lab.runtime import choose_plan
 
-    plan = cpu_plan(mixed_precision="bf16" in modes)
+    plan = choose_plan("bfloat16" if "bf16" in modes else "float32", device="cpu")
     if "bf16" in modes and len(modes) > 1:
         raise ValueError("bf16 needs its own model: call ours_train for it alone")
     model = BertForSequenceClassification(_with_labels(config), dtype=plan.dtype_policy)
@@ -145,13 +145,14 @@ def _with_labels(config: BertConfig) -> BertConfig:
 
 
 def _hf_config(config: BertConfig):
-    """The same architecture as a ``transformers.BertConfig``, through the exporter's mapping."""
+    """The same architecture as a ``transformers.BertConfig``, through save_bert's mapping."""
     import transformers
 
-    from attention_lab.convert.export import hf_config
+    from attention_lab.convert.bert_folder import hf_config
+    from attention_lab.models.classifier import BertForSequenceClassification
 
-    labels = [f"LABEL_{i}" for i in range(NUM_LABELS)]
-    return transformers.BertConfig(**hf_config(replace(config, num_labels=NUM_LABELS), labels))
+    classifier = BertForSequenceClassification(replace(config, num_labels=NUM_LABELS))
+    return transformers.BertConfig(**hf_config(classifier))
 
 
 def _torch_inputs(workload: Workload):

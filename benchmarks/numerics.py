@@ -30,14 +30,15 @@ def bf16_against_fp32(model_dir: str | Path) -> dict:
     """Per-tensor differences between the float32 and bfloat16 runs of one checkpoint."""
     import tensorflow as tf
 
-    from attention_lab.convert import load_hf_checkpoint
+    from attention_lab.convert import load_bert
     from attention_lab.models.bert import BertModel
     from attention_lab.parity.report import parity_batch
-    from attention_lab.runtime import cpu_plan
+    from attention_lab.runtime import choose_plan
 
     model_dir = Path(model_dir)
-    fp32, config, _ = load_hf_checkpoint(model_dir)
-    bf16_plan = cpu_plan(mixed_precision=True)
+    loaded = load_bert(model_dir)
+    fp32, config = loaded.model, loaded.config
+    bf16_plan = choose_plan("bfloat16", device="cpu")
     pooler = fp32.pooler is not None
     bf16 = BertModel(config, add_pooling_layer=pooler, dtype=bf16_plan.dtype_policy)
     bf16.build()
@@ -49,7 +50,7 @@ def bf16_against_fp32(model_dir: str | Path) -> dict:
         call = tf.function(lambda x: model(x, output_hidden_states=True), jit_compile=jit)
         return call(inputs)
 
-    ref = run(fp32, cpu_plan().jit_compile)
+    ref = run(fp32, choose_plan("float32", device="cpu").jit_compile)
     low = run(bf16, bf16_plan.jit_compile)
     mask = batch["attention_mask"]
     tensors = {"embeddings": _stats(low["hidden_states"][0], ref["hidden_states"][0], mask)}

@@ -26,11 +26,12 @@ CHART_NAME = "benchmarks.png"
 def goals() -> tuple[tuple[str, str, str, float], ...]:
     """The ratios issue 7 asks for: (ours, reference, measurement kind, minimum ratio).
 
-    "ours" in float32 is the library's default CPU path (:func:`attention_lab.runtime.cpu_plan`).
+    "ours" in float32 is the library's CPU path (:func:`attention_lab.runtime.choose_plan`).
     """
-    from attention_lab.runtime import cpu_plan
+    from attention_lab.runtime import choose_plan
 
-    ours_fp32 = "ours XLA" if cpu_plan().jit_compile else "ours tf.function"
+    cpu = choose_plan("float32", device="cpu")
+    ours_fp32 = "ours XLA" if cpu.jit_compile else "ours tf.function"
     return (
         (ours_fp32, "KerasHub XLA", "forward", 1.1),
         (ours_fp32, "PyTorch fp32", "forward", 0.95),
@@ -417,7 +418,7 @@ def _ratio(results: dict, key: str, a: str, b: str) -> float:
 
 def paths_section(results: dict) -> list[str]:
     """Which precision/compile path ``attention_lab.runtime`` picks, with this run's evidence."""
-    from attention_lab.runtime import cpu_plan, gpu_plan
+    from attention_lab.runtime import choose_plan, native_bfloat16_cpu
 
     def ratios(a: str, b: str) -> str:
         found = [
@@ -429,21 +430,20 @@ def paths_section(results: dict) -> list[str]:
 
     xla_vs_function = ratios("ours XLA", "ours tf.function")
     bf16_vs_xla = ratios("ours bf16", "ours bf16 XLA")
-    fp32, bf16, gpu = cpu_plan(), cpu_plan(mixed_precision=True), gpu_plan()
+    auto, gpu = choose_plan(device="cpu"), choose_plan(device="gpu")
+    fp32 = choose_plan("float32", device="cpu")
     return [
-        "## Which path the library picks (`attention_lab.runtime`)",
+        "## Which path the library picks (`attention_lab.runtime.choose_plan`)",
         "",
-        f"- CPU, default: `{fp32.dtype_policy}`, `jit_compile={fp32.jit_compile}`. "
-        "float32 keeps the parity tolerances with Hugging Face (1e-4 hidden, 1e-5 attention, "
-        "checked eager and with XLA by `attention-lab parity`, on this tf.function path by "
-        "`tests/test_runtime.py`). Ours XLA against ours tf.function "
-        f"in this run: {xla_vs_function}.",
-        f"- CPU, `mixed_precision=True`: `{bf16.dtype_policy}`, "
-        f"`jit_compile={bf16.jit_compile}`: oneDNN's bfloat16 matmuls; XLA's CPU backend has no "
-        f"fast bfloat16 matmul. Ours bf16 (no XLA) against ours bf16 XLA: {bf16_vs_xla}. "
-        "Opt-in, because bfloat16 is not within float32 parity (see above).",
-        f"- GPU, default: `{gpu.dtype_policy}`, `jit_compile={gpu.jit_compile}` (tensor "
-        "cores and fused kernels); not measured here, no GPU was lent to this task.",
+        f"- CPU, `--precision auto`: `{auto.dtype_policy}`, `jit_compile={auto.jit_compile}` "
+        f"({auto.reason}; native bfloat16 here: {native_bfloat16_cpu() or 'none'}). bfloat16 "
+        f"runs oneDNN's bfloat16 matmuls; XLA's CPU backend has no fast bfloat16 matmul. Ours "
+        f"bf16 (no XLA) against ours bf16 XLA: {bf16_vs_xla}.",
+        f"- CPU, `--precision float32`: `jit_compile={fp32.jit_compile}`. float32 keeps the "
+        "parity tolerances with Hugging Face (`attention-lab parity`, eager and with XLA). Ours "
+        f"XLA against ours tf.function in this run: {xla_vs_function}.",
+        f"- GPU, `--precision auto`: `{gpu.dtype_policy}`, `jit_compile={gpu.jit_compile}` "
+        "(tensor cores and fused kernels); not measured here, no GPU was lent to this task.",
         "",
     ]
 

@@ -22,7 +22,7 @@ from attention_lab.models.classifier import BertForSequenceClassification
 pytest.importorskip("torch")
 
 
-def load_hf_checkpoint(path):
+def _load(path):
     loaded = load_bert(path)
     return loaded.model, loaded.config, loaded.report
 
@@ -50,7 +50,7 @@ def _rewrite_safetensors(src, dst, edit):
 
 
 def test_every_tensor_is_loaded_and_values_are_copied(tiny_dir):
-    model, config, report = load_hf_checkpoint(tiny_dir)
+    model, config, report = _load(tiny_dir)
     state = read_state_dict(tiny_dir)
     assert isinstance(model, BertModel) and config.hidden_size == 32
     assert sorted(report.loaded + report.skipped) == sorted(state)
@@ -65,7 +65,7 @@ def test_every_tensor_is_loaded_and_values_are_copied(tiny_dir):
 
 def test_classifier_checkpoint_with_bert_prefix(tmp_path):
     path = save_hf_checkpoint(tmp_path / "cls", head=True, num_labels=3)
-    model, config, report = load_hf_checkpoint(path)
+    model, config, report = _load(path)
     assert isinstance(model, BertForSequenceClassification)
     assert config.num_labels == 3
     assert "classifier.weight" in report.loaded and "bert.pooler.dense.weight" in report.loaded
@@ -83,8 +83,8 @@ def test_pytorch_bin_and_legacy_layer_norm_names(tmp_path, tiny_dir):
         for k, v in state.items()
     }
     torch.save(legacy, path / "pytorch_model.bin")
-    model, _, _ = load_hf_checkpoint(path)
-    reference, _, _ = load_hf_checkpoint(tiny_dir)
+    model, _, _ = _load(path)
+    reference, _, _ = _load(tiny_dir)
     np.testing.assert_allclose(_forward(model), _forward(reference), atol=1e-6)
 
 
@@ -96,7 +96,7 @@ def test_pickled_objects_in_bin_files_are_refused(tmp_path, tiny_dir):
     (path / "config.json").write_text((tiny_dir / "config.json").read_text())
     torch.save({"payload": object()}, path / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match="pickled Python objects.*never run") as refused:
-        load_hf_checkpoint(path)
+        _load(path)
     assert "weights_only=False" not in str(refused.value)  # no advice to run the pickle
 
 
@@ -110,7 +110,7 @@ def test_convert_writes_a_hugging_face_folder_that_records_its_source(tmp_path, 
     assert ours["source"] == str(tiny_dir) and ours["head"] is None
     assert [p.name for p in out.parent.iterdir()] == ["tiny"]  # no temporary folder left
     restored = load_bert(out).model
-    reference, _, _ = load_hf_checkpoint(tiny_dir)
+    reference, _, _ = _load(tiny_dir)
     np.testing.assert_array_equal(_forward(restored), _forward(reference))
     with pytest.raises(AttentionLabError, match="already exists; pass --overwrite"):
         convert_checkpoint(tiny_dir, out)
@@ -150,7 +150,7 @@ def test_nan_inf_and_integer_weights_are_refused(tmp_path, tiny_dir, value, word
             tensor[3] = value
 
     with pytest.raises(CheckpointError, match=words):
-        load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "m", edit))
+        _load(_rewrite_safetensors(tiny_dir, tmp_path / "m", edit))
 
 
 def test_a_layer_count_that_disagrees_with_the_weights_names_both(tmp_path, tiny_dir):
@@ -187,25 +187,25 @@ def test_save_then_load_round_trips_every_kind(tmp_path, tiny_dir):
 def test_missing_config(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match="config.json is missing"):
-        load_hf_checkpoint(tmp_path)
+        _load(tmp_path)
 
 
 def test_malformed_config(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="malformed JSON"):
-        load_hf_checkpoint(tmp_path)
+        _load(tmp_path)
 
 
 def test_non_bert_architecture_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(CheckpointError, match="only BERT checkpoints"):
-        load_hf_checkpoint(tmp_path)
+        _load(tmp_path)
 
 
 def test_missing_weights_file(tmp_path, tiny_dir):
     (tmp_path / "config.json").write_text((tiny_dir / "config.json").read_text())
     with pytest.raises(CheckpointError, match="no weights found"):
-        load_hf_checkpoint(tmp_path)
+        _load(tmp_path)
 
 
 def test_truncated_weights_file(tmp_path, tiny_dir):
@@ -213,7 +213,7 @@ def test_truncated_weights_file(tmp_path, tiny_dir):
     data = (tiny_dir / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupted"):
-        load_hf_checkpoint(tmp_path)
+        _load(tmp_path)
 
 
 def test_missing_tensor_is_named(tmp_path, tiny_dir):
@@ -221,7 +221,7 @@ def test_missing_tensor_is_named(tmp_path, tiny_dir):
         tiny_dir, tmp_path / "m", lambda s: s.pop("encoder.layer.1.output.dense.bias")
     )
     with pytest.raises(CheckpointError, match="missing tensor 'encoder.layer.1.output.dense.bias'"):
-        load_hf_checkpoint(path)
+        _load(path)
 
 
 def test_wrong_shape_names_tensor_and_both_shapes(tmp_path, tiny_dir):
@@ -233,7 +233,7 @@ def test_wrong_shape_names_tensor_and_both_shapes(tmp_path, tiny_dir):
         CheckpointError,
         match=r"'encoder.layer.0.intermediate.dense.weight' has shape \(50, 32\) .* \(48, 32\)",
     ):
-        load_hf_checkpoint(path)
+        _load(path)
 
 
 def test_unused_tensor_is_an_error_but_pretraining_heads_are_skipped(tmp_path, tiny_dir):
@@ -241,18 +241,18 @@ def test_unused_tensor_is_an_error_but_pretraining_heads_are_skipped(tmp_path, t
         state["encoder.layer.2.output.dense.bias"] = np.zeros(32, np.float32)
 
     with pytest.raises(CheckpointError, match="weights have 3 encoder layers"):
-        load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "a", extra))
+        _load(_rewrite_safetensors(tiny_dir, tmp_path / "a", extra))
 
     def foreign(state):
         state["encoder.adapter.weight"] = np.zeros(32, np.float32)
 
     with pytest.raises(CheckpointError, match="unused tensor 'encoder.adapter.weight'"):
-        load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "c", foreign))
+        _load(_rewrite_safetensors(tiny_dir, tmp_path / "c", foreign))
 
     def mlm_head(state):
         state["cls.predictions.bias"] = np.zeros(120, np.float32)
 
-    _, _, report = load_hf_checkpoint(_rewrite_safetensors(tiny_dir, tmp_path / "b", mlm_head))
+    _, _, report = _load(_rewrite_safetensors(tiny_dir, tmp_path / "b", mlm_head))
     assert "cls.predictions.bias" in report.skipped
 
 
@@ -271,7 +271,7 @@ def test_pretraining_checkpoint_with_bert_prefix_loads_as_bert_model(tmp_path):
     torch.manual_seed(0)
     hf = transformers.BertForPreTraining(transformers.BertConfig(**TINY_HF)).eval()
     hf.save_pretrained(tmp_path / "pretraining")
-    model, _, report = load_hf_checkpoint(tmp_path / "pretraining")
+    model, _, report = _load(tmp_path / "pretraining")
     assert isinstance(model, BertModel)
     assert any(name.startswith("cls.predictions") for name in report.skipped)
     assert any(name.startswith("cls.seq_relationship") for name in report.skipped)

@@ -1,31 +1,59 @@
-"""Execution plans: which dtype policy and compile path the library picks, and that a model
-built and compiled with a plan runs in that precision."""
+"""The one precision and compile plan: what --precision auto and --xla auto choose, and why."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-from attention_lab import BertConfig
+from attention_lab.config import BertConfig
+from attention_lab.errors import AttentionLabError
 from attention_lab.models.bert import BertModel
-from attention_lab.runtime import ExecutionPlan, cpu_plan, default_plan, gpu_plan
+from attention_lab.runtime import choose_plan, native_bfloat16_cpu
 
 TINY = BertConfig(
-    vocab_size=50,
-    hidden_size=16,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=32,
-    max_position_embeddings=16,
+    vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24
 )
+EPYC = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+SAPPHIRE_RAPIDS = "flags\t\t: avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+OLDER = "flags\t\t: sse4_2 avx avx2 fma\n"
 
 
-def test_plans_per_device():
-    assert cpu_plan() == ExecutionPlan("float32", jit_compile=False)
-    assert cpu_plan(mixed_precision=True) == ExecutionPlan("mixed_bfloat16", jit_compile=False)
-    assert gpu_plan() == ExecutionPlan("mixed_bfloat16", jit_compile=True)
-    assert gpu_plan(mixed_precision=False).dtype_policy == "float32"
-    assert default_plan() == cpu_plan()  # the test machines have no GPU
+def test_native_bfloat16_is_read_off_the_cpu_flags():
+    assert native_bfloat16_cpu(SAPPHIRE_RAPIDS) == "AMX"
+    assert native_bfloat16_cpu(EPYC) == "AVX-512 BF16"
+    assert native_bfloat16_cpu(OLDER) is None
+    assert native_bfloat16_cpu("") is None
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "precision"),
+    [(EPYC, "bfloat16"), (SAPPHIRE_RAPIDS, "bfloat16"), (OLDER, "float32")],
+)
+def test_auto_picks_bfloat16_only_where_the_cpu_computes_it(monkeypatch, cpuinfo, precision):
+    monkeypatch.setattr(
+        "attention_lab.runtime.native_bfloat16_cpu", lambda: native_bfloat16_cpu(cpuinfo)
+    )
+    plan = choose_plan(device="cpu")
+    assert plan.precision == precision and not plan.jit_compile
+    assert ("natively" in plan.reason) == (precision == "bfloat16")
+    assert "no XLA on a CPU" in plan.describe()
+
+
+def test_gpu_explicit_choices_and_bad_values():
+    gpu = choose_plan(device="gpu")
+    assert (gpu.precision, gpu.dtype_policy, gpu.jit_compile) == (
+        "bfloat16",
+        "mixed_bfloat16",
+        True,
+    )
+    plan = choose_plan("float16", "on", device="cpu")
+    assert (plan.dtype_policy, plan.jit_compile) == ("mixed_float16", True)
+    assert plan.reason == "float16 as asked; XLA on as asked"
+    with pytest.raises(AttentionLabError, match="unknown precision 'int8'"):
+        choose_plan("int8")
+    with pytest.raises(AttentionLabError, match="unknown --xla 'maybe'"):
+        choose_plan(xla="maybe")
 
 
 def test_bf16_plan_runs_the_model_in_bfloat16_close_to_float32():
@@ -34,43 +62,25 @@ def test_bf16_plan_runs_the_model_in_bfloat16_close_to_float32():
     mask[1, 5:] = 0
     inputs = {"input_ids": ids, "attention_mask": mask}
     outputs = {}
-    for plan in (cpu_plan(), cpu_plan(mixed_precision=True)):
+    for precision in ("float32", "bfloat16"):
+        plan = choose_plan(precision, device="cpu")
         model = BertModel(TINY, dtype=plan.dtype_policy)
         model.build()
-        if plan.dtype_policy == "float32":
+        if precision == "float32":
             weights = model.get_weights()
         else:
             model.set_weights(weights)
-        outputs[plan.dtype_policy] = plan.compile(lambda x, m=model: m(x))(inputs)
-    low, ref = outputs["mixed_bfloat16"], outputs["float32"]
-    assert low["sequence_output"].dtype.name == "bfloat16"
+        outputs[precision] = plan.compile(lambda x, m=model: m(x))(inputs)
+    low, ref = outputs["bfloat16"], outputs["float32"]
+    assert keras.backend.standardize_dtype(low["sequence_output"].dtype) == "bfloat16"
     diff = np.abs(np.asarray(low["sequence_output"], np.float32) - ref["sequence_output"])
     assert 0 < diff.max() < 0.1
 
 
 @pytest.mark.slow
-def test_default_cpu_path_keeps_float32_parity_with_hugging_face(minilm_dir):
-    import tensorflow as tf
-    import torch
-    import transformers
+def test_the_float32_cpu_path_keeps_parity_with_hugging_face(minilm_dir):
+    from attention_lab.parity import run_parity
 
-    from attention_lab.convert import load_hf_checkpoint
-    from attention_lab.parity.report import ATTENTION_TOLERANCE, HIDDEN_TOLERANCE, parity_batch
-
-    model, config, _ = load_hf_checkpoint(minilm_dir)
-    batch = parity_batch(minilm_dir, config.vocab_size)
-    forward = cpu_plan().compile(
-        lambda x: model(x, output_hidden_states=True, output_attentions=True)
-    )
-    ours = forward({k: tf.constant(v) for k, v in batch.items()})
-    reference = transformers.BertModel.from_pretrained(str(minilm_dir), attn_implementation="eager")
-    with torch.no_grad():
-        theirs = reference.eval()(
-            **{k: torch.as_tensor(v, dtype=torch.long) for k, v in batch.items()},
-            output_hidden_states=True,
-            output_attentions=True,
-        )
-    for a, b in zip(ours["hidden_states"], theirs.hidden_states, strict=True):
-        assert np.abs(np.asarray(a) - b.numpy()).max() <= HIDDEN_TOLERANCE
-    for a, b in zip(ours["attentions"], theirs.attentions, strict=True):
-        assert np.abs(np.asarray(a) - b.numpy()).max() <= ATTENTION_TOLERANCE
+    plan = choose_plan("float32", device="cpu")
+    report = run_parity(minilm_dir, xla=plan.jit_compile)
+    assert report.passed, report.format_table()

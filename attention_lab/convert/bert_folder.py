@@ -25,6 +25,7 @@ requested model does not have (reported as skipped).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -284,7 +285,9 @@ def load_bert(
             "classifier heads read the pooled [CLS] output, so use a BERT checkpoint saved with "
             "its pooler"
         )
-    config.num_labels = num_labels or (config.num_labels if saved else 2)
+    config = dataclasses.replace(
+        config, num_labels=num_labels or (config.num_labels if saved else 2)
+    )
     head_options = {}
     if head == "custom" and saved == "custom":
         head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}

@@ -183,8 +183,7 @@ def set_encoder_trainable(model: keras.Model, trainable: bool) -> None:
 
     The chapter's ``bert.trainable = False`` followed by ``model.compile(...)``: frozen, the
     encoder is a fixed feature extractor (chapter section 1, "feature extraction") and only
-    the head's weights move. As with ``compile``, the change takes effect for training set up
-    after it: :class:`attention_lab.training.Trainer` reads the trainable variables when it
-    is created, so create a new one after freezing or unfreezing.
+    the head's weights move. As in Keras, the change takes effect at the next
+    ``model.compile``, which :func:`attention_lab.training.fit.fit_classifier` calls.
     """
     model.bert.trainable = trainable
