@@ -115,10 +115,10 @@ def encode_texts(
     """Tokenize ``texts`` with the checkpoint's tokenizer into padded batches.
 
     A sequence longer than ``max_length`` is truncated to it (pairs: longest first) and
-    counted; without ``max_length``, one longer than the model's ``max_positions`` is an error.
+    counted; without ``max_length``, one longer than the model's ``max_positions`` (when
+    given) is an error.
     """
-    max_positions = max_positions or 1 << 30
-    if max_length is not None and not 2 < max_length <= max_positions:
+    if max_length is not None and not 2 < max_length <= (max_positions or max_length):
         raise AttentionLabError(
             f"--max-length {max_length}: must be between 3 and the model's "
             f"max_position_embeddings ({max_positions})"
@@ -132,7 +132,7 @@ def encode_texts(
         if max_length is not None and len(e["input_ids"]) > max_length:
             e = tokenizer(text, pair, truncation="longest_first", max_length=max_length)
             truncated += 1
-        elif len(e["input_ids"]) > max_positions:
+        elif max_positions is not None and len(e["input_ids"]) > max_positions:
             raise AttentionLabError(
                 f"text {number} has {len(e['input_ids'])} tokens, more than the model's "
                 f"{max_positions} positions; pass --max-length {max_positions} to truncate"
