@@ -113,6 +113,13 @@ def test_to_tf_dataset_batches_dicts(tok):
     assert tuple(features["input_ids"].shape) == (2, 5)
     assert labels.numpy().tolist() == [1, 0]
     assert sum(1 for _ in dataset) == 2
+    tensors = tok(["a b", "c"], padding=True, return_tensors="tf", return_offsets_mapping=True)
+    assert tensors["input_ids"].dtype.name == "int32"
+    assert (
+        tensors["input_ids"].numpy().tolist()
+        == tok.encode_batch(["a b", "c"])["input_ids"].tolist()
+    )
+    assert tuple(tensors["offset_mapping"].shape) == (2, 4, 2)
 
 
 def test_decode_glues_continuations(tok):

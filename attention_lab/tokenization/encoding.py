@@ -5,9 +5,10 @@
 - :func:`bert_template`: BERT's ``[CLS] A [SEP] B [SEP]`` around one or two :class:`Pieces`,
   giving an :class:`Encoding` (token types, special-tokens mask, which text each position is
   from);
-- :func:`collate`: rows padded to one length, as lists or arrays, in a :class:`BatchEncoding`
-  (a dict, as Hugging Face's) that also answers ``word_ids()``, ``sequence_ids()``,
-  ``tokens()``, ``word_to_tokens()`` and ``word_to_chars()``.
+- :func:`collate`: rows padded to one length, as lists or arrays;
+- :class:`BatchEncoding`: what the tokenizer call returns, a dict as Hugging Face's that also
+  answers ``word_ids()``, ``sequence_ids()``, ``tokens()``, ``word_to_tokens()`` and
+  ``word_to_chars()``.
 
 Padding writes ``[PAD]`` with token type 0, attention mask 0, special-tokens mask 1, offsets
 ``(0, 0)`` and no word, on the right or on the left (``padding_side``).
@@ -25,8 +26,7 @@ from attention_lab.errors import AttentionLabError
 
 PADDINGS = ("do_not_pad", "longest", "max_length")
 NO_SPAN = (0, 0)
-# The outputs a row can give, in Hugging Face's order, and what padding writes into each.
-FIELDS = ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "offset_mapping")
+# The outputs a row can give, in Hugging Face's order, and the attribute of Encoding for each.
 _ROW_ATTRIBUTE = {
     "input_ids": "ids",
     "token_type_ids": "type_ids",
