@@ -69,9 +69,10 @@ import numpy as np
 from IPython.display import Image, display
 
 import attention_lab
-from attention_lab.training.finetune import encode_imdb, finetune, load_finetuned
+from attention_lab.training.evaluation import predict_logits
+from attention_lab.training.finetune import encode_imdb, finetune, load_run
+from attention_lab.training.fit import TrainingConfig
 from attention_lab.training.metrics import classification_metrics
-from attention_lab.training.trainer import TrainingConfig, predict_logits
 from attention_lab.viz.attention import attention_maps, plot_cls_across_layers, plot_head
 from attention_lab.viz.confusion import plot_confusion_matrix
 
@@ -190,21 +191,21 @@ for name, (head, parent) in STAGES.items():
             freeze_encoder=parent is not None,
             limit=FAST["limit"],
             max_len=FAST["max_len"],
-            jit_compile=False,
             progress=False,
         )
     folders[name] = folder
-    keras.backend.clear_session()  # the saved weights are keyed by fresh layer names
-    runs[name] = load_finetuned(folder)  # (classifier, run record, tokenizer)
+    runs[name] = load_run(folder)  # (the loaded classifier, its run record)
 
 # %%
-for name, (model, run, _) in runs.items():
+for name, (loaded, run) in runs.items():
+    model, settings = loaded.model, run["settings"]
     head_params = model.count_params() - model.bert.count_params()
-    frozen = ", encoder frozen" if run["freeze_encoder"] else ""
+    frozen = ", encoder frozen" if settings["freeze_encoder"] else ""
     print(
         f"{name}: {model.count_params():,} parameters ({head_params:,} in the head{frozen}); "
         f"{run['train_reviews']:,} training / {run['validation_reviews']:,} validation "
-        f"reviews of {run['max_len']} tokens, {run['training']['epochs']} epoch(s)"
+        f"reviews of {settings['max_len']} tokens, {settings['epochs']} epoch(s), "
+        f"learning rate {settings['learning_rate']:g}, {settings['precision']}"
     )
     for epoch in run["result"]["history"]:
         print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()})
@@ -218,15 +219,19 @@ for name, (model, run, _) in runs.items():
 # reviews, one trained here on 48.
 
 # %%
-for name, (model, run, tokenizer) in runs.items():
+for name, (loaded, run) in runs.items():
+    settings = run["settings"]
     if name in evaluations:
         metrics = evaluations[name]
         print(f"{name}: from evaluation-test.json")
     else:
         print(f"{name}: evaluated here")
         count = FAST["test_reviews"] if run["train_reviews"] < 1000 else 1000  # a real run
-        test = encode_imdb(tokenizer, "test", IMDB, count, run["max_len"], run["truncation"])
-        metrics = classification_metrics(test.labels, predict_logits(model, test).argmax(axis=1))
+        test = encode_imdb(
+            loaded.tokenizer(), "test", IMDB, count, settings["max_len"], settings["truncation"]
+        )
+        logits = predict_logits(loaded.model, test)
+        metrics = classification_metrics(test.labels, logits.argmax(axis=1))
         evaluations[name] = metrics
     print(
         f"  {metrics['examples']:,} test reviews: accuracy {metrics['accuracy']:.4f}, "
@@ -242,7 +247,7 @@ print(
 fig, axes = plt.subplots(1, len(evaluations), figsize=(4.6 * len(evaluations), 4.2))
 for ax, (name, metrics) in zip(np.atleast_1d(axes), evaluations.items(), strict=True):
     title = f"{name}: accuracy {metrics['accuracy']:.1%}"
-    plot_confusion_matrix(metrics["confusion_matrix"], runs[name][1]["label_names"], ax, title)
+    plot_confusion_matrix(metrics["confusion_matrix"], runs[name][0].label_names, ax, title)
 fig.tight_layout()
 show(fig)
 
@@ -259,13 +264,14 @@ REVIEW = (
     "This was an absolutely terrible movie. "
     "Don't be lured in by Christopher Walken or Michael Ironside."
 )
-model, run, tokenizer = runs["prebuilt"]
-encoded = tokenizer.encode_batch([REVIEW], max_length=run["max_len"], padding="max_length")
+loaded, run = runs["prebuilt"]
+model, tokenizer, max_len = loaded.model, loaded.tokenizer(), run["settings"]["max_len"]
+encoded = tokenizer.encode_batch([REVIEW], max_length=max_len, padding="max_length")
 logits = np.asarray(model(encoded, training=False))[0]
 probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-print({name: round(float(p), 3) for name, p in zip(run["label_names"], probabilities, strict=True)})
+print({name: round(float(p), 3) for name, p in zip(loaded.label_names, probabilities, strict=True)})
 
-maps = attention_maps(model.bert, tokenizer, REVIEW, max_len=run["max_len"])
+maps = attention_maps(model.bert, tokenizer, REVIEW, max_len=max_len)
 print(f"{len(maps.tokens)} tokens, {maps.num_layers} blocks x {maps.num_heads} heads")
 fig, _ = plot_cls_across_layers(maps)
 show(fig)
