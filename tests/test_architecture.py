@@ -1,0 +1,138 @@
+"""The folder layout is the architecture: imports go one way, and the core needs no TensorFlow.
+
+Every ``import`` of ``attention_lab`` (module level and inside functions) is read from the
+source; the test fails on any import cycle between modules, on a lower layer importing a higher
+one, and on a TensorFlow import in the backend-neutral core.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "attention_lab"
+
+# Each layer may import only the layers listed below it (and itself).
+LAYERS = [
+    {"errors", "backend"},
+    {"config", "io", "runtime"},
+    {"layers", "tokenization", "data", "viz"},
+    {"models", "tasks"},
+    {"convert"},
+    {"parity", "training"},
+    {"interpret"},
+    {"cli", "__main__"},
+]
+# Pure keras.ops code that runs on TensorFlow, JAX and PyTorch alike.
+BACKEND_NEUTRAL = [
+    "layers",
+    "models/bert.py",
+    "models/classifier.py",
+    "config.py",
+    "convert",
+    "parity",
+    "runtime.py",
+]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(path: Path, name: str, modules) -> set[str]:
+    """The attention_lab modules ``path`` imports (whatever the import's place in the file)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target.startswith("attention_lab") and target != name:
+                out.add(target)
+    return out
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imports(path, name, modules) for name, path in modules.items()}
+
+
+def _layer(module: str) -> int | None:
+    top = module.split(".")[1] if "." in module else None
+    for index, names in enumerate(LAYERS):
+        if top in names:
+            return index
+    return None
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    graph = _graph()
+    faces = {name for name, path in _modules().items() if path.name == "__init__.py"}
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt in faces:  # a package's __init__ only hands its modules' names on
+                continue
+            if state.get(nxt) == "open":
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_lower_layers_never_import_higher_ones():
+    wrong = []
+    for module, imported in _graph().items():
+        here = _layer(module)
+        for target in imported:
+            there = _layer(target)
+            if here is not None and there is not None and there > here:
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, "imports that run back up: " + ", ".join(sorted(wrong))
+
+
+def test_every_package_folder_has_its_place_in_the_layers():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    placed = set().union(*LAYERS)
+    assert folders | modules <= placed, (folders | modules) - placed
+
+
+def test_the_backend_neutral_core_imports_no_tensorflow():
+    offenders = []
+    for entry in BACKEND_NEUTRAL:
+        for path in sorted((PACKAGE / entry).rglob("*.py")) or [PACKAGE / entry]:
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                if any(n == "tensorflow" or n.startswith("tensorflow.") for n in names):
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not offenders, offenders
