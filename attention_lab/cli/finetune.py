@@ -47,8 +47,8 @@ def register(subparsers) -> None:
         help="the chapter's exact settings: "
         + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in CHAPTER.items()),
     )
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
+    parser.add_argument("--batch-size", type=int, default=16, help="reviews per step")
     parser.add_argument(
         "--learning-rate",
         type=float,
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
         help="peak learning rate (chapter: 2e-5; 1e-3 with the encoder frozen)",
     )
     parser.add_argument("--warmup", type=float, default=0.1, help="share of steps warming up")
-    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decay")
     parser.add_argument("--clipnorm", type=float, default=1.0, help="0 disables clipping")
     parser.add_argument(
         "--patience",
@@ -65,7 +65,7 @@ def register(subparsers) -> None:
         help="stop after this many epochs without a better validation loss",
     )
     parser.add_argument("--seed", type=int, default=42, help="head weights, dropout, batches")
-    parser.add_argument("--max-len", type=int, default=150)
+    parser.add_argument("--max-len", type=int, default=150, help="WordPiece tokens per review")
     parser.add_argument(
         "--truncation",
         choices=("first", "last", "head+tail"),
@@ -101,7 +101,9 @@ def register(subparsers) -> None:
         default=200,
         help="also save the training state every N steps inside an epoch (0: epoch ends only)",
     )
-    parser.add_argument("--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder")
+    parser.add_argument(
+        "--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder (default: tensorflow-datasets)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run, defaults={key: parser.get_default(key) for key in CHAPTER})
 

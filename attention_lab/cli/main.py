@@ -40,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"attention_lab.cli.{name}").register(subparsers)
+    _plain_text(parser)
     return parser
+
+
+def _plain_text(parser: argparse.ArgumentParser) -> None:
+    """Descriptions taken from docstrings lose reStructuredText's markup (``code`` -> code)."""
+    if parser.description:
+        parser.description = parser.description.replace("``", "")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _plain_text(child)
 
 
 def main(argv: list[str] | None = None) -> int:
