@@ -378,7 +378,10 @@ class BertTokenizer:
         if pieces.offsets is None:
             normalized = self.basic.normalize(text)
             if self._added is None:
-                pieces.ids.extend(self._ids(normalized))
+                if pieces.ids:
+                    pieces.ids.extend(self._ids(normalized))
+                else:
+                    pieces.ids = self._ids(normalized)
                 return
             for _, part, matched in split_on(self._added, normalized):
                 if matched:
@@ -573,7 +576,7 @@ class BertTokenizer:
         if not return_offsets_mapping:  # word_ids() and the like need the slower tracked pass
 
             def retrack():
-                return self._collated(texts, pairs, plan, ["input_ids"], True, None, False)[1]
+                return self._collated(texts, pairs, plan, ["input_ids"], True, None, False)[1]()
 
         out = BatchEncoding(data, rows, self.ids_to_tokens, retrack)
         if not batched and return_tensors is None and not plan.overflow:
@@ -712,6 +715,9 @@ class BertTokenizer:
         if len(a) + (0 if b is None else len(b)) <= room:
             return [(a, b)]
         side = "left" if strategy == "last" else self.truncation_side
+        if b is None and not plan.overflow and strategy != "only_second" and room:
+            # The common case, one text cut to the room, without the general rules' calls.
+            return [(a[:room] if side == "right" else a[len(a) - room :], None)]
         keep_a, keep_b = keep_lengths(len(a), None if b is None else len(b), room, strategy)
         if not plan.overflow:
             cut_a = a[kept(len(a), keep_a, side)]

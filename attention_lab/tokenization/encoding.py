@@ -16,7 +16,7 @@ Padding writes ``[PAD]`` with token type 0, attention mask 0, special-tokens mas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -46,7 +46,7 @@ class CharSpan(NamedTuple):
     end: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Pieces:
     """WordPiece ids of one text, without special tokens; with their origin when tracked.
 
@@ -92,7 +92,7 @@ class Pieces:
         self.n_words = word + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Encoding:
     """One row of model input, ``[CLS] A [SEP] (B [SEP])`` then padding, and where each
     position came from.
@@ -259,10 +259,15 @@ def collate(
     return_tensors: str | None,
     dtype=np.int64,
     extra: dict | None = None,
-) -> tuple[dict, list[Encoding]]:
+) -> tuple[dict, Callable[[], list[Encoding]]]:
     """The ``keys`` of every row, padded to ``width`` (``None``: as they are), then ``extra``
-    (one value per row: ``length``, ``overflow_to_sample_mapping``); and the padded rows."""
+    (one value per row: ``length``, ``overflow_to_sample_mapping``); and a function that gives
+    the padded rows (only built when asked for)."""
     extra = extra or {}
+
+    def padded() -> list[Encoding]:
+        return rows if width is None else [row.padded(width, side, pad_id) for row in rows]
+
     if return_tensors is not None and width is not None:
         longest = max((len(row) for row in rows), default=0)
         if longest > width:
@@ -271,39 +276,46 @@ def collate(
                 "and truncation is off; turn truncation on or raise max_length"
             )
         data = {**_arrays(rows, keys, width, side, pad_id, dtype), **extra}
-    padded = rows if width is None else [row.padded(width, side, pad_id) for row in rows]
-    if return_tensors is None or width is None:
-        data = {key: [getattr(row, _ROW_ATTRIBUTE[key]) for row in padded] for key in keys}
-        data.update(extra)
-    return to_tensors(data, return_tensors, dtype), padded
+        return to_tensors(data, return_tensors, dtype), padded
+    rows = padded()
+    data = {key: [getattr(row, _ROW_ATTRIBUTE[key]) for row in rows] for key in keys}
+    data.update(extra)
+    return to_tensors(data, return_tensors, dtype), lambda: rows
 
 
 def _arrays(rows, keys, width, side, pad_id, dtype) -> dict[str, np.ndarray]:
-    """Rows written straight into preallocated arrays (no padded Python lists)."""
+    """Rows written straight into preallocated arrays (no padded Python lists); the masks,
+    which only depend on where each part of a row starts and ends, without a Python loop."""
+    lengths = np.array([len(row.core) for row in rows], dtype=np.int64).reshape(-1, 1)
+    starts = width - lengths if side == "left" else np.zeros_like(lengths)
+    special = np.array([row.special for row in rows], dtype=np.int64).reshape(-1, 1)
+    a_lengths = np.array([len(row.a) for row in rows], dtype=np.int64).reshape(-1, 1)
+    pair = np.array([row.b is not None for row in rows]).reshape(-1, 1)
+    b_lengths = np.array([len(row.b) if row.b is not None else 0 for row in rows]).reshape(-1, 1)
+    position = np.arange(width).reshape(1, -1)
+    a_start = starts + special
+    b_start = a_start + a_lengths + special
     out = {}
     for key in keys:
-        fill = pad_id if key == "input_ids" else PAD_VALUES[key]
-        shape = (len(rows), width, 2) if key == "offset_mapping" else (len(rows), width)
-        out[key] = np.zeros(shape, dtype) if fill in (0, NO_SPAN) else np.full(shape, fill, dtype)
-    for index, row in enumerate(rows):
-        n = len(row.core)
-        start = width - n if side == "left" else 0
-        a_start = start + row.special
-        b_start = a_start + len(row.a) + row.special
-        for key, array in out.items():
-            if key == "input_ids":
-                array[index, start : start + n] = row.core
-            elif key == "attention_mask":
-                array[index, start : start + n] = 1
-            elif key == "token_type_ids":
-                if row.b is not None:
-                    array[index, b_start : start + n] = 1
-            elif key == "special_tokens_mask":
-                array[index, a_start : a_start + len(row.a)] = 0
-                if row.b is not None:
-                    array[index, b_start : b_start + len(row.b)] = 0
-            elif n:
-                array[index, start : start + n] = row.offsets
+        if key == "attention_mask":
+            out[key] = ((position >= starts) & (position < starts + lengths)).astype(dtype)
+        elif key == "token_type_ids":
+            in_b = (position >= b_start) & (position < starts + lengths) & pair
+            out[key] = in_b.astype(dtype)
+        elif key == "special_tokens_mask":
+            in_a = (position >= a_start) & (position < a_start + a_lengths)
+            in_b = (position >= b_start) & (position < b_start + b_lengths)
+            out[key] = (~(in_a | in_b)).astype(dtype)
+        else:
+            fill = pad_id if key == "input_ids" else 0
+            shape = (len(rows), width, 2) if key == "offset_mapping" else (len(rows), width)
+            array = np.full(shape, fill, dtype)
+            attribute = "core" if key == "input_ids" else "offsets"
+            for index, (row, start) in enumerate(zip(rows, starts[:, 0].tolist(), strict=True)):
+                values = getattr(row, attribute)
+                if values:
+                    array[index, start : start + len(values)] = values
+            out[key] = array
     return out
 
 
@@ -315,20 +327,30 @@ class BatchEncoding(dict):
     padding), ``sequence_ids(i)`` which text (0, 1 or ``None``). Keys read as attributes too.
     """
 
-    def __init__(self, data: dict, encodings: list[Encoding], id_to_token, retrack=None):
+    def __init__(self, data: dict, rows: Callable[[], list[Encoding]], id_to_token, retrack=None):
         super().__init__(data)
-        self.encodings = encodings
+        self._make_rows, self._rows = rows, None
         self._id_to_token = id_to_token
         # Rows encoded without offsets get them, when an accessor needs them, from ``retrack()``
         # (the same call with return_offsets_mapping=True, which is slower).
         self._retrack = retrack
+
+    @property
+    def encodings(self) -> list[Encoding]:
+        """Row ``i`` as an :class:`Encoding` (padded as the outputs are), made when first read."""
+        if self._rows is None:
+            self._rows = self._make_rows()
+        return self._rows
 
     def first(self) -> BatchEncoding:
         """The first row without the batch dimension (a single text's encoding)."""
         data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in self.items()}
         retrack = self._retrack
         return BatchEncoding(
-            data, self.encodings[:1], self._id_to_token, retrack and (lambda: retrack()[:1])
+            data,
+            lambda: self.encodings[:1],
+            self._id_to_token,
+            retrack and (lambda: retrack()[:1]),
         )
 
     def __getattr__(self, name: str):
@@ -351,7 +373,7 @@ class BatchEncoding(dict):
                     "this encoding does not know where its tokens came from; encode with the "
                     "tokenizer call (return_offsets_mapping=True is fastest for that)"
                 )
-            self.encodings, self._retrack = self._retrack(), None
+            self._rows, self._retrack = self._retrack(), None
             row = self._row(batch_index)
         return row
 
