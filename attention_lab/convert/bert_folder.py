@@ -230,11 +230,10 @@ def _account_for_the_rest(state, report: LoadReport, head_tensors: set[str], sou
         )
 
 
-def _head_tensors(state) -> dict[str, set[str]]:
-    return {
-        head: {n for n in state if n.split(".")[0] in modules}
-        for head, modules in HEAD_MODULES.items()
-    }
+def _head_tensors(state) -> set[str]:
+    """The tensors of any head on the pooled output (``classifier.*``, ``head_dense.*``, ...)."""
+    modules = {module for heads in HEAD_MODULES.values() for module in heads}
+    return {name for name in state if name.split(".")[0] in modules}
 
 
 def load_bert(
@@ -277,7 +276,7 @@ def load_bert(
         model = BertModel(config, add_pooling_layer=has_pooler, dtype=dtype)
         model.build()
         _assign(bert_weight_map(model, prefix=prefix), state, where, report)
-        _account_for_the_rest(state, report, set().union(*_head_tensors(state).values()), where)
+        _account_for_the_rest(state, report, _head_tensors(state), where)
         return LoadedBert(model, config, directory, [], report)
     if not has_pooler:
         raise CheckpointError(
@@ -301,7 +300,7 @@ def load_bert(
     else:
         names = []
     _assign(rows, state, where, report)
-    _account_for_the_rest(state, report, set().union(*_head_tensors(state).values()), where)
+    _account_for_the_rest(state, report, _head_tensors(state), where)
     names = names if len(names) == config.num_labels else default_label_names(config.num_labels)
     return LoadedBert(model, config, directory, names, report)
 
