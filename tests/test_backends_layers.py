@@ -131,7 +131,7 @@ def runs(tmp_path_factory):
             stderr=subprocess.STDOUT,
             text=True,
         )
-    results = {name: (p.wait(timeout=300), p.stdout.read()) for name, p in processes.items()}
+    results = {name: (p.wait(timeout=900), p.stdout.read()) for name, p in processes.items()}
     return folder, reference, results
 
 
