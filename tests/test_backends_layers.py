@@ -131,7 +131,8 @@ def runs(tmp_path_factory):
             stderr=subprocess.STDOUT,
             text=True,
         )
-    results = {name: (p.wait(timeout=900), p.stdout.read()) for name, p in processes.items()}
+    outputs = {name: p.communicate(timeout=900)[0] for name, p in processes.items()}
+    results = {name: (processes[name].returncode, out) for name, out in outputs.items()}
     return folder, reference, results
 
 
