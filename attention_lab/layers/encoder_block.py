@@ -17,6 +17,7 @@ TensorFlow's is slow on CPU (the timings are in ``docs/benchmarks.md``).
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from attention_lab.config import ACTIVATIONS
 from attention_lab.errors import AttentionLabError
@@ -127,8 +128,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
         attended = self.attention_output_dropout(attended, training=training)
         hidden_states = self.attention_LayerNorm(hidden_states + attended)  # (batch, len, H)
 
-        intermediate = self.intermediate(hidden_states)  # (batch, len, intermediate_size)
-        feed_forward = self.output_dropout(self.output_dense(intermediate), training=training)
+        # Position-wise: each token goes through the feed-forward layers alone, so they see the
+        # batch as one matrix of tokens (2-D matmuls, which TensorFlow fuses with bias and GELU).
+        tokens = ops.reshape(hidden_states, (-1, self.hidden_size))  # (batch·len, H)
+        intermediate = self.intermediate(tokens)  # (batch·len, intermediate_size)
+        feed_forward = ops.reshape(self.output_dense(intermediate), ops.shape(hidden_states))
+        feed_forward = self.output_dropout(feed_forward, training=training)
         hidden_states = self.output_LayerNorm(hidden_states + feed_forward)  # (batch, len, H)
         return hidden_states, probs
 

@@ -6,6 +6,12 @@
 The sublayers are named after Hugging Face's ``BertSelfAttention`` (``query``, ``key``,
 ``value``) and ``BertSelfOutput.dense`` (``attention_output``), so the converter's weight map
 reads as a table.
+
+The three input projections are taken as one product, X [W^Q | W^K | W^V]: the kernels stay
+three variables, only the matmul is shared (one pass over X and one larger matmul instead of
+three). Each projection acts on every token alone, so X is read as a ``(batch·len, hidden)``
+matrix of tokens: on 2-D inputs TensorFlow's graph optimizer fuses a matmul with its bias into
+one oneDNN kernel (docs/benchmarks.md, "bfloat16 on the CPU", has the measurements).
 """
 
 from __future__ import annotations
@@ -75,25 +81,32 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.attention_output.build((*input_shape[:-1], self.hidden_size))
         self.dropout = keras.layers.Dropout(self.attention_dropout, dtype=self.dtype_policy)
 
-    def _split_heads(self, x):
-        batch, seq_len = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (batch, seq_len, self.num_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))  # (batch, heads, seq_len, head_size)
+    def _project_qkv(self, tokens):
+        """``tokens [W^Q | W^K | W^V] + [b^Q | b^K | b^V]``: the three projections, one matmul.
 
-    def _merge_heads(self, x):
-        batch, seq_len = ops.shape(x)[0], ops.shape(x)[2]
-        x = ops.transpose(x, (0, 2, 1, 3))  # (batch, seq_len, heads, head_size)
-        return ops.reshape(x, (batch, seq_len, self.hidden_size))
+        ``tokens`` is ``(batch·len, hidden)``; returns ``(batch·len, 3·hidden)``, the queries,
+        keys and values side by side. Under mixed precision the kernels read here are already
+        the bfloat16 casts of the float32 variables.
+        """
+        projections = (self.query, self.key, self.value)
+        kernel = ops.concatenate([p.kernel for p in projections], axis=-1)  # (hidden, 3·hidden)
+        bias = ops.concatenate([p.bias for p in projections], axis=-1)  # (3·hidden,)
+        return ops.matmul(tokens, kernel) + bias
 
     def call(self, hidden_states, attention_mask=None, training=None):
-        q = self._split_heads(self.query(hidden_states))  # (batch, heads, seq_len, head_size)
-        k = self._split_heads(self.key(hidden_states))  # (batch, heads, seq_len, head_size)
-        v = self._split_heads(self.value(hidden_states))  # (batch, heads, seq_len, head_size)
+        batch, seq_len = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
+        tokens = ops.reshape(hidden_states, (-1, self.hidden_size))  # (batch·len, hidden)
+        qkv = ops.reshape(
+            self._project_qkv(tokens), (batch, seq_len, 3, self.num_heads, self.head_size)
+        )
+        # (3, batch, heads, seq_len, head_size): split the heads of Q, K and V at once
+        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
         context, probs = scaled_dot_product_attention(
             q, k, v, mask=attention_mask, dropout=self.dropout, training=training
         )  # (batch, heads, seq_len, head_size), (batch, heads, seq_len, seq_len)
-        output = self.attention_output(self._merge_heads(context))  # (batch, seq_len, hidden)
-        return output, probs
+        context = ops.transpose(context, (0, 2, 1, 3))  # merge heads: (batch, len, heads, size)
+        output = self.attention_output(ops.reshape(context, (-1, self.hidden_size)))
+        return ops.reshape(output, (batch, seq_len, self.hidden_size)), probs
 
     def get_config(self):
         config = super().get_config()
