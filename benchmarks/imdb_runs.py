@@ -50,11 +50,40 @@ def _sweep(rate: str) -> dict:
     }
 
 
+def _full(*args: str, model: str | None = None) -> dict:
+    """A run on all 25,000 training reviews, tested on all 25,000 test reviews."""
+    return {"finetune": list(args), "evaluate": [], "model": model}
+
+
+HEAD_TAIL = ("--truncation", "head+tail")
 EXPERIMENTS = {
     "sweep-2e-5": _sweep("2e-5"),
     "sweep-5e-5": _sweep("5e-5"),
     "sweep-1e-4": _sweep("1e-4"),
     "sweep-2e-4": _sweep("2e-4"),
+    # The full runs take finetune's defaults (learning rate chosen for the model, bfloat16
+    # where the CPU computes it natively) unless they say otherwise.
+    "full-prebuilt-headtail": _full("--head", "prebuilt", "--epochs", "2", *HEAD_TAIL),
+    "full-custom-headtail": _full("--head", "custom", "--epochs", "2", *HEAD_TAIL),
+    "full-custom-headtail-frozen": _full(
+        "--head",
+        "custom",
+        "--freeze-encoder",
+        "--epochs",
+        "3",
+        *HEAD_TAIL,
+        model="full-custom-headtail",
+    ),  # fmt: skip
+    "subset-float32": {
+        **_sweep("5e-5"),
+        "finetune": [*_sweep("5e-5")["finetune"], "--precision", "float32"],
+    },  # fmt: skip
+    "full-prebuilt-first": _full("--head", "prebuilt", "--epochs", "2", "--truncation", "first"),
+    "full-prebuilt-last": _full("--head", "prebuilt", "--epochs", "2", "--truncation", "last"),
+    "full-prebuilt-headtail-256": _full(
+        "--head", "prebuilt", "--epochs", "2", "--max-len", "256", "--bucket-by-length", *HEAD_TAIL
+    ),
+    "chapter-prebuilt": _full("--head", "prebuilt", "--chapter"),
 }
 
 

@@ -19,7 +19,7 @@ from attention_lab.training.data import (
 from attention_lab.training.evaluation import predict_logits
 from attention_lab.training.finetune import check_max_len
 from attention_lab.training.fit import TrainingConfig, fit_classifier
-from attention_lab.training.optimization import WarmupLinearDecay, adamw
+from attention_lab.training.optimization import WarmupLinearDecay, adamw, default_learning_rate
 
 FAST = dict(batch_size=8, learning_rate=3e-3, warmup_fraction=0.0)
 
@@ -176,3 +176,20 @@ def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
     model.classifier.kernel.assign(np.full(model.classifier.kernel.shape, np.nan, np.float32))
     with pytest.raises(AttentionLabError, match="loss became nan at step 1"):
         fit_classifier(model, toy_sentiment(16), None, tmp_path, TrainingConfig(**FAST))
+
+
+def test_the_default_learning_rate_suits_the_encoder_and_says_why():
+    rate, why = default_learning_rate(768, freeze_encoder=False)
+    assert rate == 2e-5 and "BERT-Base" in why
+    rate, why = default_learning_rate(384, freeze_encoder=False)
+    assert rate == 5e-5 and "sweep" in why
+    rate, why = default_learning_rate(384, freeze_encoder=True)
+    assert rate == 1e-3 and "frozen" in why
+    with pytest.raises(AttentionLabError, match="needs a learning rate"):
+        fit_classifier(
+            build_classifier("prebuilt", tiny_config()),
+            toy_sentiment(16),
+            None,
+            "unused",
+            TrainingConfig(learning_rate=None),
+        )

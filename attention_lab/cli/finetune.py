@@ -52,8 +52,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--learning-rate",
         type=float,
-        default=2e-5,
-        help="peak learning rate (chapter: 2e-5; 1e-3 with the encoder frozen)",
+        default=None,
+        help="peak learning rate; by default chosen for the model and printed: 2e-5 for "
+        "BERT-Base's width (the chapter's), 5e-5 for smaller encoders, 1e-3 with the encoder "
+        "frozen",
     )
     parser.add_argument("--warmup", type=float, default=0.1, help="share of steps warming up")
     parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decay")

@@ -34,6 +34,7 @@ from attention_lab.runtime import choose_plan
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
 from attention_lab.training.fit import TrainingConfig, fit_classifier
+from attention_lab.training.optimization import default_learning_rate
 
 VALIDATION_FRACTION, SPLIT_SEED = 0.2, 42  # the chapter's train_test_split(0.2, random_state=42)
 
@@ -154,6 +155,11 @@ def finetune(
     classifier, config = loaded.model, loaded.config
     set_encoder_trainable(classifier, not freeze_encoder)
     check_max_len(max_len, config)
+    choices = {"plan": plan.reason}
+    if training.learning_rate is None:
+        rate, choices["learning_rate"] = default_learning_rate(config.hidden_size, freeze_encoder)
+        training = dataclasses.replace(training, learning_rate=rate)
+        print(f"learning rate {rate:g}: {choices['learning_rate']}", flush=True)
     tokenizer = loaded.tokenizer()
 
     started = time.perf_counter()
@@ -176,7 +182,8 @@ def finetune(
         "format": run_folder.FORMAT,
         "status": "training",
         "settings": settings,
-        "choices": {"plan": plan.reason},
+        "choices": choices,
+        "learning_rate": training.learning_rate,
         "source": str(loaded.directory),
         "label_names": list(LABEL_NAMES),
         "train_reviews": len(train),

@@ -37,7 +37,9 @@ class TrainingConfig:
     Attributes:
         epochs: passes over the training set (chapter: 3).
         batch_size: global batch, split evenly over the replicas (chapter: 16).
-        learning_rate: peak learning rate after warm-up (chapter: 2e-5).
+        learning_rate: peak learning rate after warm-up (chapter: 2e-5); ``None`` lets
+            :func:`~attention_lab.training.finetune.finetune` choose it for the model
+            (:func:`~attention_lab.training.optimization.default_learning_rate`).
         warmup_fraction: share of all steps spent warming up.
         weight_decay: AdamW's decoupled decay (not applied to LayerNorm and biases).
         clipnorm: largest global gradient norm; ``0`` disables clipping.
@@ -50,7 +52,7 @@ class TrainingConfig:
 
     epochs: int = 3
     batch_size: int = 16
-    learning_rate: float = 2e-5
+    learning_rate: float | None = 2e-5
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     clipnorm: float = 1.0
@@ -64,7 +66,7 @@ class TrainingConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise AttentionLabError(f"{name} must be a positive integer, got {value!r}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise AttentionLabError(f"learning rate must be positive, got {self.learning_rate}")
         if self.checkpoint_every < 0:
             raise AttentionLabError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
@@ -123,6 +125,8 @@ def fit_classifier(
     (one entry per epoch), ``steps``, ``best_epoch``, ``stopped_early``, ``train_seconds``,
     ``examples_per_second`` and ``compile_seconds``.
     """
+    if config.learning_rate is None:
+        raise AttentionLabError("fit_classifier needs a learning rate; pass one in the config")
     num_labels = int(model.config.num_labels)
     train.check(num_labels, "training set")
     if validation is not None:
