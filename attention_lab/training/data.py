@@ -163,6 +163,7 @@ class ArrayBatches(keras.utils.PyDataset):
 
         spec = {k: tf.TensorSpec((None, None), tf.int32) for k in FEATURES}
         signature = (spec, tf.TensorSpec((None,), tf.int32))
+
         def generate():
             count = self.num_batches
             for i in itertools.count() if count is None else range(count):
