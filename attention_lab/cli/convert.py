@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from attention_lab.cli.options import add_overwrite_option
+
 # Converted checkpoints go here unless --out says otherwise (not tracked by git).
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
@@ -19,11 +21,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("model", help="Hugging Face checkpoint folder or hub id")
     parser.add_argument("--out", help="output folder (default: weights/<name>)")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing output folder (only one attention_lab wrote)",
-    )
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
 

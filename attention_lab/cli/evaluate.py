@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attention_lab.runtime import PRECISION_CHOICES, XLA_CHOICES
+from attention_lab.cli.options import add_plan_options
 
 
 def register(subparsers) -> None:
@@ -19,17 +19,10 @@ def register(subparsers) -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--limit", type=int, default=None, help="only the first N reviews")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--precision",
-        choices=PRECISION_CHOICES,
-        default="auto",
-        help="auto: bfloat16 where the hardware computes it natively, else float32",
-    )
-    parser.add_argument(
-        "--xla",
-        choices=XLA_CHOICES,
-        default="off",
-        help="compile with XLA (off: batches of varying length need no recompiling)",
+    add_plan_options(
+        parser,
+        xla_default="off",
+        xla_help="compile with XLA (off: batches of varying length need no recompiling)",
     )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from attention_lab.cli.options import add_overwrite_option
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -14,11 +16,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
     parser.add_argument("--out", required=True, help="Hugging Face folder to write")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an existing output folder (only one attention_lab wrote)",
-    )
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from attention_lab.runtime import PRECISION_CHOICES, XLA_CHOICES
+from attention_lab.cli.options import add_plan_options
 
 # The chapter's exact settings (sections 4-5), for --chapter.
 CHAPTER = {
@@ -85,18 +85,7 @@ def register(subparsers) -> None:
         default=None,
         help="use only the first N training reviews (before the 80/20 split)",
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISION_CHOICES,
-        default="auto",
-        help="auto: bfloat16 where the hardware computes it natively, else float32",
-    )
-    parser.add_argument(
-        "--xla",
-        choices=XLA_CHOICES,
-        default="auto",
-        help="compile the steps with XLA (auto: on a GPU; on a CPU oneDNN alone is faster)",
-    )
+    add_plan_options(parser)
     parser.add_argument(
         "--checkpoint-every",
         type=int,
