@@ -536,6 +536,17 @@ def markdown(report: dict) -> str:
         "- Load average (1, 5, 15 min) before/after each contender: "
         + "; ".join(f"{a['before']} → {a['after']}" for a in loads)
         + ".",
+        *(
+            [
+                f"- **The machine was busy**: load average {report['load_at_start'][0]} at the "
+                f"start, with {s['threads']} of {report['cpu']['logical_cpus']} logical CPUs "
+                "wanted by the race. Other work shared the cores, and that slows a framework "
+                "whose threads wait for each other by spinning (PyTorch's OpenMP) far more than "
+                "the other: this was no fair race. Rerun it on a quiet machine."
+            ]
+            if report["busy"]
+            else []
+        ),
         f"- Date: {report['date']}. Command: `{report['command']}`.",
         "- Versions: "
         + ", ".join(f"{k} {v}" for k, v in {**ours["versions"], **trainer["versions"]}.items())
@@ -557,9 +568,14 @@ def race(args, argv) -> dict:
         "quick": args.quick,
         "settings": {k: v for k, v in job(args, precision, Path()).items() if k != "work"},
         "rounds": [],
+        "load_at_start": load_average(),
     }
+    # Busy: other work already runs on the cores the race's threads need.
+    report["busy"] = report["load_at_start"][0] + args.threads > report["cpu"]["logical_cpus"] + 0.5
     print(
-        f"precision {precision}, {args.threads} threads; load average {load_average()}", flush=True
+        f"precision {precision}, {args.threads} threads; load average {report['load_at_start']}"
+        + (" (busy: no fair race)" if report["busy"] else ""),
+        flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="finetune-race-") as work:
         for index in range(args.repeats):

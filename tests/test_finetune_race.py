@@ -59,6 +59,7 @@ def test_quick_race_runs_both_contenders_on_the_same_work(inputs, tmp_path, caps
     assert table in capsys.readouterr().out
     assert f"{entry['trainer']['examples_per_second']:.2f}" in table
     assert report["cpu"]["model"] in table and "--quick" in table
+    assert ("The machine was busy" in table) == report["busy"]
 
 
 def test_rounds_alternate_who_goes_first():
