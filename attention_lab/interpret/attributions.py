@@ -23,8 +23,8 @@ logits ``z`` (for two labels, ``z₁ − z₀``): a positive attribution pushes 
 It is the logit of the target's softmax probability, and unlike one logit alone it does not
 change when the same constant is added to every logit.
 
-The forward pass from embeddings, :func:`logits_from_word_embeddings`, calls the model's own
-layers in the order :class:`~attention_lab.models.bert.BertModel` does (dropout off); a test
+The forward pass from embeddings, :func:`logits_from_word_embeddings`, is the classifier
+itself with ``inputs_embeds`` in place of ``input_ids`` (as in Hugging Face's models); a test
 checks it equals the classifier's output. The gradients are TensorFlow's (``GradientTape``).
 """
 
@@ -35,8 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.layers import additive_attention_mask
-from attention_lab.models.classifier import head_name
 
 
 @dataclass
@@ -66,29 +64,15 @@ class Attribution:
         return abs(float(self.scores.sum()) - difference) / max(abs(difference), 1e-12)
 
 
-def _classifier_head(classifier, pooled):
-    """The classifier's layers after the pooled output (dropout is off at inference)."""
-    head = head_name(classifier)
-    if head == "prebuilt":
-        return classifier.classifier(pooled)
-    return classifier.logits(classifier.head_dense(pooled))
-
-
 def logits_from_word_embeddings(classifier, word_embeddings, token_type_ids, attention_mask):
     """The classifier's logits ``(batch, labels)`` with the word lookup replaced by
-    ``word_embeddings`` ``(batch, n, hidden)``; the rest as in ``BertModel.call``."""
-    from keras import ops
-
-    bert = classifier.bert
-    layer = bert.embeddings
-    n = word_embeddings.shape[1]
-    positions = ops.cast(layer.position_embeddings.embeddings[:n], word_embeddings.dtype)
-    types = layer.token_type_embeddings(token_type_ids)  # (batch, n, hidden)
-    hidden = layer.LayerNorm(word_embeddings + positions[None] + types)  # (batch, n, hidden)
-    mask = additive_attention_mask(attention_mask)  # (batch, 1, 1, n)
-    for block in bert.encoder_layers:
-        hidden, _ = block(hidden, mask, training=False)
-    return _classifier_head(classifier, bert.pooler(hidden))  # (batch, labels)
+    ``word_embeddings`` ``(batch, n, hidden)`` (``BertModel``'s ``inputs_embeds``)."""
+    inputs = {
+        "inputs_embeds": word_embeddings,
+        "token_type_ids": token_type_ids,
+        "attention_mask": attention_mask,
+    }
+    return classifier(inputs, training=False)  # (batch, labels)
 
 
 def log_odds(logits, target: int):

@@ -51,6 +51,8 @@ class BertEmbeddings(keras.layers.Layer):
     Call arguments:
         input_ids: int ``(batch, seq_len)``, each < ``vocab_size``.
         token_type_ids: int ``(batch, seq_len)``, each < ``type_vocab_size``.
+        inputs_embeds: optional word embeddings ``(batch, seq_len, hidden_size)`` that stand
+            in for the word lookup (``input_ids`` is then ignored).
 
     Returns:
         ``(batch, seq_len, hidden_size)``.
@@ -108,28 +110,31 @@ class BertEmbeddings(keras.layers.Layer):
             table.build(input_shape)
         self.LayerNorm.build(tuple(input_shape) + (self.hidden_size,))
 
-    def call(self, input_ids, token_type_ids, training=None):
-        seq_len = input_ids.shape[1]
+    def call(self, input_ids, token_type_ids, training=None, inputs_embeds=None):
+        given = input_ids if inputs_embeds is None else inputs_embeds
+        seq_len = given.shape[1]
         if seq_len is not None and seq_len > self.max_position_embeddings:
             raise AttentionLabError(
-                f"input_ids has {seq_len} positions but the model has only "
+                f"the input has {seq_len} positions but the model has only "
                 f"max_position_embeddings={self.max_position_embeddings}; truncate the text "
                 f"(e.g. max_length={self.max_position_embeddings})"
             )
-        check_ids_in_range(
-            input_ids,
-            self.vocab_size,
-            "input_ids",
-            "encode with this model's own vocab.txt (ids must be < vocab_size)",
-        )
+        if inputs_embeds is None:
+            check_ids_in_range(
+                input_ids,
+                self.vocab_size,
+                "input_ids",
+                "encode with this model's own vocab.txt (ids must be < vocab_size)",
+            )
         check_ids_in_range(
             token_type_ids,
             self.type_vocab_size,
             "token_type_ids",
             f"segment ids must be < type_vocab_size={self.type_vocab_size}",
         )
-        seq_len = ops.shape(input_ids)[1]
-        words = self.word_embeddings(input_ids)  # (batch, len, H)
+        seq_len = ops.shape(given)[1]
+        # (batch, len, H); inputs_embeds stand in for the lookup (gradient attributions)
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
         positions = self.position_embeddings.embeddings[:seq_len]  # (len, H), rows 0..len-1
         types = self.token_type_embeddings(token_type_ids)  # (batch, len, H)
         embeddings = words + ops.cast(positions, words.dtype)[None] + types

@@ -35,7 +35,10 @@ class BertModel(keras.Model):
 
     Call arguments:
         inputs: dict with ``input_ids`` ``(batch, len)`` and optionally ``attention_mask``
-            (default all ones) and ``token_type_ids`` (default all zeros).
+            (default all ones) and ``token_type_ids`` (default all zeros); or, as Hugging
+            Face's ``inputs_embeds``, word embeddings ``(batch, len, H)`` in place of
+            ``input_ids`` (positions and token types are still added), which is how gradient
+            attributions differentiate with respect to the input.
         output_hidden_states: also return the embeddings and every block's output.
         output_attentions: also return every block's attention probabilities.
 
@@ -94,21 +97,28 @@ class BertModel(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None, output_hidden_states=False, output_attentions=False):
-        if not isinstance(inputs, dict) or "input_ids" not in inputs:
+        if not isinstance(inputs, dict) or ("input_ids" in inputs) == ("inputs_embeds" in inputs):
             raise AttentionLabError(
-                "BertModel expects a dict with 'input_ids' (and optionally 'attention_mask', "
-                f"'token_type_ids'), got {type(inputs).__name__}"
+                "BertModel expects a dict with 'input_ids' or 'inputs_embeds' (one of them) "
+                f"and optionally 'attention_mask', 'token_type_ids', got {type(inputs).__name__}"
+                + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else "")
             )
-        input_ids = ops.cast(inputs["input_ids"], "int32")  # (batch, len)
+        input_ids = inputs.get("input_ids")
+        embeds = inputs.get("inputs_embeds")  # (batch, len, H) in place of the word lookup
+        if input_ids is not None:
+            input_ids = ops.cast(input_ids, "int32")  # (batch, len)
+        batch_shape = ops.shape(input_ids if embeds is None else embeds)[:2]
         attention_mask = inputs.get("attention_mask")
         if attention_mask is None:
-            attention_mask = ops.ones_like(input_ids)
+            attention_mask = ops.ones(batch_shape, "int32")
         token_type_ids = inputs.get("token_type_ids")
         if token_type_ids is None:
-            token_type_ids = ops.zeros_like(input_ids)
+            token_type_ids = ops.zeros(batch_shape, "int32")
         token_type_ids = ops.cast(token_type_ids, "int32")
 
-        hidden = self.embeddings(input_ids, token_type_ids, training=training)  # (batch, len, H)
+        hidden = self.embeddings(
+            input_ids, token_type_ids, training=training, inputs_embeds=embeds
+        )  # (batch, len, H)
         mask = additive_attention_mask(attention_mask)  # (batch, 1, 1, len)
         all_hidden, all_attentions = [hidden], []
         for block in self.encoder_layers:
