@@ -84,24 +84,25 @@ def attention_maps(
     ``queries_and_keys``, each block's ``query`` and ``key`` projections are applied to the
     hidden states that enter it (the block's own layers, so the scores are the model's).
     """
-    import tensorflow as tf
+    from keras import ops
 
     encoded = tokenizer.encode_batch(
         [text], max_length=max_len, truncation=truncation, padding="max_length"
     )
     length = int(np.asarray(encoded["attention_mask"])[0].sum())
-    inputs = {k: tf.constant(np.asarray(encoded[k])[:, :length]) for k in encoded}
+    inputs = {k: np.asarray(encoded[k])[:, :length] for k in encoded}  # any Keras backend
     outputs = bert(
         inputs, training=False, output_attentions=True, output_hidden_states=queries_and_keys
     )
-    weights = np.stack([np.asarray(a)[0] for a in outputs["attentions"]])  # (L, A, n, n)
+    weights = np.stack([ops.convert_to_numpy(a)[0] for a in outputs["attentions"]])  # (L, A, n, n)
     ids = np.asarray(encoded["input_ids"])[0, :length]
     maps = AttentionMaps(tokenizer.convert_ids_to_tokens(ids), weights, input_ids=ids)
     if queries_and_keys:
         heads = weights.shape[1]
 
         def per_head(projection, hidden):  # (1, n, A·d) -> (A, n, d)
-            return np.asarray(projection(hidden))[0].reshape(length, heads, -1).transpose(1, 0, 2)
+            projected = ops.convert_to_numpy(projection(hidden))[0]  # (n, A·d)
+            return projected.reshape(length, heads, -1).transpose(1, 0, 2)
 
         entering = outputs["hidden_states"][:-1]  # block l reads hidden state l
         pairs = [
