@@ -213,6 +213,11 @@ def _speed_lines(stages: dict) -> list[str]:
         "",
         "## Speed: BERT-Base, random weights",
         "",
+        f"JAX float32 matmuls: {stages.get('speed-ours', {}).get('matmul_precision')}; "
+        f"transformers' attention: {stages.get('speed-torch', {}).get('attention')}, "
+        f"torch.compile backend {stages.get('speed-torch', {}).get('torch_compile_backend')}, "
+        "PyTorch TF32 allowed.",
+        "",
         "| shape | step | contender | ms (median) | per second | TFLOP/s | first call (s) |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]

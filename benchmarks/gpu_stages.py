@@ -412,6 +412,7 @@ class _Torch:
     def __init__(self, device: str, compiled: bool, bf16: bool, compile_backend: str):
         self.device, self.compiled, self.bf16 = device, compiled, bf16
         self.compile_backend = compile_backend
+        self.attention = None  # transformers' attention implementation, once a model is made
 
     def _autocast(self):
         import torch
@@ -443,6 +444,7 @@ class _Torch:
 
         inputs = self._inputs(config, batch, length)
         model = transformers.BertForSequenceClassification(_hf_config(config)).train()
+        self.attention = getattr(model.config, "_attn_implementation", None)
         step_model = self._prepared(model)
         optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
 
@@ -487,14 +489,17 @@ def speed_torch(payload: Path, work: Path, deadline: float, smoke: bool, record:
     compile_backend = "eager" if smoke else "inductor"  # smoke: dynamo's tracing, no codegen
     record["device"] = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     record["torch_compile_backend"] = compile_backend
-    contenders = {}
-    for name, (compiled, bf16) in TORCH_CONTENDERS.items():
-        if smoke and name not in SMOKE_TORCH:
-            continue
-        runner = _Torch(device, compiled, bf16, compile_backend)
-        kind = "compiled" if compiled else "eager"
-        contenders[name] = (kind, runner.train, runner.forward)
+    runners = {
+        name: _Torch(device, compiled, bf16, compile_backend)
+        for name, (compiled, bf16) in TORCH_CONTENDERS.items()
+        if not smoke or name in SMOKE_TORCH
+    }
+    contenders = {
+        name: ("compiled" if r.compiled else "eager", r.train, r.forward)
+        for name, r in runners.items()
+    }
     _speed_units(record, Budget(deadline, {} if smoke else FIRST_UNIT_S), smoke, contenders)
+    record["attention"] = sorted({r.attention for r in runners.values() if r.attention})
 
 
 STAGES = {

@@ -83,6 +83,7 @@ def test_smoke_speed_times_every_contender_and_the_tables_show_them(smoke):
     summary = json.loads((smoke[1] / "gpu_run.json").read_text())
     ours, torch = summary["stages"]["speed-ours"], summary["stages"]["speed-torch"]
     assert ours["matmul_precision"] == "tensorfloat32"
+    assert torch["attention"] and torch["torch_compile_backend"] == "eager"
     for stage, names in (
         (ours, {f"ours JAX XLA {precision}" for precision in SMOKE_OURS}),
         (torch, set(SMOKE_TORCH)),
@@ -196,6 +197,10 @@ def test_the_manifest_catches_a_changed_file(tmp_path):
     manifest = gpu_payload.write_manifest(tmp_path, {"about": "test"})
     assert gpu_payload.check_payload(tmp_path) == manifest
     assert gpu_payload.missing_wheels(tmp_path / "wheels") == []  # namex is installed here
+    absent = tmp_path / "wheels" / "no_such_package_here-1.0-py3-none-any.whl"
+    absent.write_bytes(b"wheel")
+    assert gpu_payload.missing_wheels(tmp_path / "wheels") == [absent]
+    absent.unlink()
     (tmp_path / "reviews.txt").write_text("A masterpiece!\n")
     with pytest.raises(SystemExit, match="differs"):
         gpu_payload.check_payload(tmp_path)
