@@ -9,9 +9,16 @@ Post-LayerNorm, exactly as in BERT and Hugging Face's ``BertLayer``:
 The chapter describes the feed-forward sub-layer with a ReLU (the original Transformer); BERT
 uses the exact GELU, x · Φ(x) with Φ computed through erf, which is what ``hidden_act="gelu"``
 selects here (the names of every supported activation, ours and Hugging Face's, are in
-:data:`attention_lab.config.ACTIVATIONS`). Under mixed precision the activation is computed
-in float32, as softmax and LayerNorm are: a bfloat16 erf rounds its argument to 8 bits, and
-TensorFlow's is slow on CPU (the timings are in ``docs/benchmarks.md``).
+:data:`attention_lab.config.ACTIVATIONS`).
+
+Under mixed precision the activation is computed in float32 when training, as softmax and
+LayerNorm are: a bfloat16 erf rounds its argument to 8 bits, and TensorFlow's bfloat16 erf and
+its gradient are slow on CPU. At inference it is applied to the bfloat16 matmul output
+directly: TensorFlow's graph optimizer then fuses matmul, bias and GELU into one oneDNN kernel,
+which computes bias and GELU on the float32 sums and rounds once (the optimizer cannot fuse
+them when training, because the backward pass needs the pre-activation). Both ways the
+position-wise layers see the batch as one ``(batch·len, H)`` matrix of tokens, since TensorFlow
+fuses 2-D matmuls only. The measurements are in ``docs/benchmarks.md`` ("bfloat16 on the CPU").
 """
 
 from __future__ import annotations
@@ -24,16 +31,20 @@ from attention_lab.errors import AttentionLabError
 from attention_lab.layers.multi_head_attention import MultiHeadSelfAttention
 
 
-def activation_function(hidden_act: str):
-    """The feed-forward activation named ``hidden_act``, computed in float32.
+def activation_function(hidden_act: str, in_float32: bool = True):
+    """The feed-forward activation named ``hidden_act``; it returns its input's dtype.
 
-    It returns the input's dtype: under mixed precision only the result is rounded to
-    bfloat16, once (in float32 the casts do nothing).
+    ``in_float32``: computed in float32, so that under mixed precision only the result is
+    rounded to bfloat16, once (in float32 the casts do nothing). Otherwise computed in the
+    input's dtype, which lets TensorFlow fuse it into the matmul before it (see
+    :class:`TransformerEncoderBlock`).
     """
     row = ACTIVATIONS[hidden_act]
     function = getattr(keras.activations, row.keras_name)
 
     def apply(x):
+        if not in_float32:
+            return function(x, **row.keras_kwargs)
         return keras.ops.cast(function(keras.ops.cast(x, "float32"), **row.keras_kwargs), x.dtype)
 
     return apply
@@ -101,9 +112,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.attention_LayerNorm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=policy, name="attention_LayerNorm"
         )
-        self.intermediate = keras.layers.Dense(
+        self.intermediate = keras.layers.Dense(  # W₁ · A + b₁; GELU is applied in call()
             self.intermediate_size,
-            activation=activation_function(self.hidden_act),
             kernel_initializer=init,
             dtype=policy,
             name="intermediate",
@@ -131,7 +141,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         # Position-wise: each token goes through the feed-forward layers alone, so they see the
         # batch as one matrix of tokens (2-D matmuls, which TensorFlow fuses with bias and GELU).
         tokens = ops.reshape(hidden_states, (-1, self.hidden_size))  # (batch·len, H)
-        intermediate = self.intermediate(tokens)  # (batch·len, intermediate_size)
+        activation = activation_function(self.hidden_act, in_float32=bool(training))
+        intermediate = activation(self.intermediate(tokens))  # (batch·len, intermediate_size)
         feed_forward = ops.reshape(self.output_dense(intermediate), ops.shape(hidden_states))
         feed_forward = self.output_dropout(feed_forward, training=training)
         hidden_states = self.output_LayerNorm(hidden_states + feed_forward)  # (batch, len, H)
