@@ -226,12 +226,17 @@ def study_compare(session: Session, shapes, warmup, repeats) -> dict:
         ("default", "ours float32"),
         ("default", "PyTorch fp32"),
     ]
-    train = [e for e in forward if e[1] != "ours bfloat16"]
+    # training in two passes, bfloat16 then float32: a worker holds one pass's models at a time
+    train_bf16 = [e for e in forward if e[1] in ("ours mixed_bfloat16", "PyTorch bf16 autocast")]
+    train_fp32 = [e for e in forward if e[1] in ("ours float32", "PyTorch fp32")]
     results = {}
-    for kind, shape, entries in [("forward", s, forward) for s in forward_shapes] + [
-        ("train", train_shape, train)
-    ]:
-        key = f"{kind} {shape[0]}x{shape[1]}"
+    passes = [("forward", s, forward, "") for s in forward_shapes]
+    passes += [
+        ("train", train_shape, train_bf16, " bfloat16"),
+        ("train", train_shape, train_fp32, " float32"),
+    ]
+    for kind, shape, entries, suffix in passes:
+        key = f"{kind} {shape[0]}x{shape[1]}{suffix}"
         session.log(f"compare {key}")
         entries = session.keep(entries)
         count = bert_forward_flops if kind == "forward" else bert_train_step_flops
@@ -526,35 +531,45 @@ def main(argv=None) -> int:
         "baseline": args.baseline,
         "load_start": load_average(),
     }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every study: a killed run keeps what it measured
+        results["load_end"] = load_average()
+        atomic_write_json(out / "bf16_profile.json", results)
+        atomic_write_text(out / "bf16_profile.md", markdown(results))
+
     session = Session(config, args.threads, baseline_code(args.baseline))
     session.only = set(args.only.split(",")) if args.only else None
     try:
         if "profile" in studies:
             results["profile"] = study_profile(session, (forward_shapes, train_shape), args.quick)
+            save()
         if "compare" in studies:
             results["compare"] = study_compare(
                 session, (forward_shapes, train_shape), warmup, repeats
             )
+            save()
         session.close(keep=("default",))
         if "flags" in studies:
             results["flags"] = study_flags(session, forward_shapes[0], warmup, repeats, args.quick)
+            save()
         session.close(keep=("default",))
         if "torch-backend" in studies:
             results["torch-backend"] = study_torch_backend(
                 session, forward_shapes, warmup, repeats, args.quick
             )
+            save()
         session.close(keep=("default",))
         if "accuracy" in studies and not args.quick:
             results["accuracy"] = study_accuracy(session)
+            save()
         if "padding" in studies and not args.quick:
             results["padding"] = study_padding(session, warmup, repeats, args.padding_batches)
+            save()
     finally:
         session.close()
-    results["load_end"] = load_average()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "bf16_profile.json", results)
-    atomic_write_text(out / "bf16_profile.md", markdown(results))
+    save()
     print(markdown(results))
     return 0
 

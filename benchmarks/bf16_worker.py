@@ -81,9 +81,16 @@ class Contenders:
         self.calls = {}  # name -> call for the prepared workload
 
     def prepare(self, kind: str, names: list[str], workload) -> None:
+        """Make the calls of ``names`` for ``workload``; training models replace every model
+        built before (BERT-Base's models, optimizers and graphs do not all fit in memory)."""
+        import gc
+
         from benchmarks import contenders
 
         self.calls = {}
+        if kind == "train":
+            self.forward = {}
+        gc.collect()
         torch_steps = None
         for name in names:
             if kind == "forward":
