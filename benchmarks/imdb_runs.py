@@ -1,11 +1,11 @@
 """The chapter's BERT experiment at full scale, as a resumable queue of ``attention-lab`` runs.
 
-``python -m benchmarks.imdb_runs [NAME ...] [--list]`` runs each named experiment (all, in
+``python -m benchmarks.imdb_runs [NAME ...] [--list | --table]`` runs each named experiment (all, in
 order, when none is named) into ``runs/imdb/NAME/``: ``attention-lab finetune`` then
 ``attention-lab evaluate`` on the IMDb test split, logging to ``runs/imdb/NAME.log``. A run
 that is finished and evaluated is skipped; an interrupted one is resumed at its last
 backup (every 250 steps and at each epoch's end), by running the same command again.
-``docs/results.md`` quotes these commands.
+``--table`` prints the evaluated runs as the markdown table ``docs/results.md`` quotes.
 
 The learning-rate sweep (``sweep-*``) trains on the first 4,000 training reviews (3,200 /
 800 after the chapter's split) for 2 epochs and is judged by its validation accuracy; its
@@ -151,15 +151,46 @@ def run(name: str) -> int:
     return 0
 
 
+def table(names: list[str]) -> str:
+    """A markdown row per evaluated run: its settings, speed and test metrics (from the files)."""
+    rows = [
+        "| run | head | truncation | tokens | precision | epochs (best) | train time | "
+        "examples/s | val. acc. (best) | test acc. | precision | recall | F1 | test reviews |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
+    ]
+    for name in names:
+        if status(name) != "evaluated":
+            continue
+        run = json.loads((RUNS / name / "run.json").read_text())
+        test = json.loads((RUNS / name / "evaluation-test.json").read_text())
+        settings, result = run["settings"], run["result"]
+        best = result["history"][result["best_epoch"] - 1]
+        head = settings["head"] + (", encoder frozen" if settings["freeze_encoder"] else "")
+        rows.append(
+            f"| {name} | {head} | {settings['truncation']} | {settings['max_len']} | "
+            f"{settings['precision']} | {len(result['history'])} ({result['best_epoch']}) | "
+            f"{result['train_seconds'] / 60:.0f} min | {result['examples_per_second']:.2f} | "
+            f"{best['val_accuracy']:.4f} | {100 * test['accuracy']:.2f}% | "
+            f"{test['precision']:.3f} | {test['recall']:.3f} | {test['f1']:.3f} | "
+            f"{test['examples']:,} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.imdb_runs")
     parser.add_argument("names", nargs="*", help="experiments to run (default: all, in order)")
     parser.add_argument("--list", action="store_true", help="list experiments and their status")
+    parser.add_argument("--table", action="store_true", help="markdown table of evaluated runs")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown experiment(s) {unknown}; known: {list(EXPERIMENTS)}")
     names = args.names or list(EXPERIMENTS)
+    if args.table:
+        print(table(names))
+        return 0
     if args.list:
         for name in names:
             print(f"{name:<24} {status(name):<12} " + " ".join(command(name, "finetune")[1:]))
