@@ -13,7 +13,10 @@ case "${1:-demo}" in
     test)
         .venv/bin/ruff check .
         .venv/bin/ruff format --check .
-        exec .venv/bin/python -m pytest -q "${@:2}" ;;
+        # Two worker processes, each test file kept in one of them: much of the suite waits on
+        # one thread (imports, tracing, subprocesses), so a second process uses the idle core
+        # (timings: docs/benchmarks.md, "Test suite"). `-n 0` runs it in one process.
+        exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "${@:2}" ;;
     *)
         echo "usage: bash scripts/run.sh [demo|test] [pytest args...]" >&2
         exit 2 ;;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -205,10 +206,11 @@ def test_refused_commands_leave_no_folder_and_no_change(runs, inputs, tmp_path):
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (os.urandom(64), "damaged"),
+        (random.Random(0).randbytes(64), "damaged"),  # the same bytes in every process
         (b"[1, 2, 3]", "JSON list"),
         (b'{"format": "attention_lab.run/2"}', "lacks 'status'"),
     ],
+    ids=["random-bytes", "a-list", "no-status"],
 )
 def test_a_damaged_run_record_is_one_line_not_a_traceback(runs, tmp_path, content, words):
     import shutil
