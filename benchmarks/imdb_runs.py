@@ -1,11 +1,11 @@
 """The chapter's BERT experiment at full scale, as a resumable queue of ``attention-lab`` runs.
 
-``python -m benchmarks.imdb_runs [NAME ...] [--list | --table]`` runs each named experiment (all, in
-order, when none is named) into ``runs/imdb/NAME/``: ``attention-lab finetune`` then
+``python -m benchmarks.imdb_runs [NAME ...] [--list | --table]`` runs each named experiment
+(all, in order, when none is named) into ``runs/imdb/NAME/``: ``attention-lab finetune`` then
 ``attention-lab evaluate`` on the IMDb test split, logging to ``runs/imdb/NAME.log``. A run
-that is finished and evaluated is skipped; an interrupted one is resumed at its last
-backup (every 250 steps and at each epoch's end), by running the same command again.
-``--table`` prints the evaluated runs as the markdown table ``docs/results.md`` quotes.
+that is finished and evaluated is skipped; an interrupted one is resumed at its last backup
+(``finetune`` writes one every 200 steps and at each epoch's end) by running the same command
+again. ``--table`` prints the evaluated runs as the markdown table ``docs/results.md`` quotes.
 
 The learning-rate sweep (``sweep-*``) trains on the first 4,000 training reviews (3,200 /
 800 after the chapter's split) for 2 epochs and is judged by its validation accuracy; its
@@ -56,9 +56,6 @@ def _full(*args: str, model: str | None = None) -> dict:
     return {"finetune": list(args), "evaluate": [], "model": model}
 
 
-# A backup every 250 steps (about 9 minutes of a MiniLM run on 2 cores): a run killed with the
-# session loses at most that much. Not part of a run's identity, so started runs resume as before.
-CHECKPOINT_EVERY = 250
 HEAD_TAIL = ("--truncation", "head+tail")
 EXPERIMENTS = {
     "sweep-2e-5": _sweep("2e-5"),
@@ -107,8 +104,6 @@ def command(name: str, step: str) -> list[str]:
             "--data",
             DATA,
             "--no-progress",
-            "--checkpoint-every",
-            str(CHECKPOINT_EVERY),
             *spec["finetune"],
         ]
     return [
