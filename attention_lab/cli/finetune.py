@@ -138,13 +138,23 @@ def run(args) -> int:
         progress=not args.no_progress,
     )
     result = record["result"]
-    last = result["history"][-1] if result["history"] else {}
     speed = result["examples_per_second"]
     print(
         f"done: {result['steps']} steps, {result['train_seconds']:.0f} s training"
         + (f", {speed:.1f} examples/s" if speed else "")
-        + (f", validation accuracy {last['val_accuracy']:.4f}" if "val_accuracy" in last else "")
-        + (f", best epoch {result['best_epoch']}" if result["best_epoch"] else "")
+        + kept_epoch(result)
         + f" -> {args.out}"
     )
     return 0
+
+
+def kept_epoch(result: dict) -> str:
+    """Which epoch's weights the run folder holds, and its validation figures."""
+    history, best = result["history"], result["best_epoch"]
+    if not best:
+        return ""
+    kept = history[best - 1]
+    return (
+        f", kept epoch {best} of {len(history)} (lowest validation loss {kept['val_loss']:.4f};"
+        f" its validation accuracy {kept['val_accuracy']:.4f})"
+    )
