@@ -214,7 +214,7 @@ for name, (loaded, run) in runs.items():
         f"{name}: {model.count_params():,} parameters ({head_params:,} in the head{frozen}); "
         f"{run['train_reviews']:,} training / {run['validation_reviews']:,} validation "
         f"reviews of {settings['max_len']} tokens, {settings['epochs']} epoch(s), "
-        f"learning rate {settings['learning_rate']:g}, {settings['precision']}"
+        f"learning rate {run['learning_rate']:g}, {settings['precision']}"
     )
     for epoch in run["result"]["history"]:
         print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()})
