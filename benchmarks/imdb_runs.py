@@ -149,8 +149,8 @@ def run(name: str) -> int:
 def table(names: list[str]) -> str:
     """A markdown row per evaluated run: its settings, speed and test metrics (from the files)."""
     rows = [
-        "| run | head | truncation | tokens | precision | epochs (best) | train time | "
-        "examples/s | val. acc. (best) | test acc. | precision | recall | F1 | test reviews |",
+        "| run | head | truncation | tokens | precision | epochs (kept) | train time | examples/s "
+        "| val. acc. (kept epoch) | test acc. | precision | recall | F1 | test reviews |",
         "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: |",
     ]
