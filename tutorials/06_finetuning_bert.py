@@ -263,17 +263,19 @@ show(fig)
 # %% [markdown]
 # ## What the fine-tuned model reads: attention heatmaps of a review
 #
-# The chapter's review goes through the fine-tuned pre-built model. First its prediction,
-# then where `[CLS]` (the token both heads read, through the pooler) attends in each block,
-# and one head of the last block, token by token. Attention shows where the model looks, not
-# why it decides.
+# The chapter's review goes through the best of the fine-tuned models (the one tested on the
+# most reviews, and of those the most accurate). First its prediction, then where `[CLS]`
+# (the token both heads read) attends in each block, and one head of the last block, token by
+# token. Attention shows where the model looks, not why it decides.
 
 # %%
 REVIEW = (
     "This was an absolutely terrible movie. "
     "Don't be lured in by Christopher Walken or Michael Ironside."
 )
-loaded, run = runs["prebuilt"]
+best = max(evaluations, key=lambda n: (evaluations[n]["examples"], evaluations[n]["accuracy"]))
+print(f"{best}: accuracy {evaluations[best]['accuracy']:.4f} on {evaluations[best]['examples']:,}")
+loaded, run = runs[best]
 model, tokenizer, max_len = loaded.model, loaded.tokenizer(), run["settings"]["max_len"]
 encoded = tokenizer.encode_batch([REVIEW], max_length=max_len, padding="max_length")
 logits = np.asarray(model(encoded, training=False))[0]
