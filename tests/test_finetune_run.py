@@ -222,3 +222,17 @@ def test_a_damaged_run_record_is_one_line_not_a_traceback(runs, tmp_path, conten
                     ["export", "--checkpoint", run, "--out", tmp_path / "hf"]):  # fmt: skip
         assert_refused(run_cli(*command), words)
     assert not (tmp_path / "hf").exists()
+
+
+def test_the_last_line_names_the_kept_epoch_and_its_own_validation_figures():
+    from attention_lab.cli.finetune import kept_epoch
+
+    history = [
+        {"epoch": 1, "val_loss": 0.2794, "val_accuracy": 0.888},
+        {"epoch": 2, "val_loss": 0.2819, "val_accuracy": 0.9026},
+    ]
+    line = kept_epoch({"history": history, "best_epoch": 1})
+    assert line == (
+        ", kept epoch 1 of 2 (lowest validation loss 0.2794; its validation accuracy 0.8880)"
+    )
+    assert kept_epoch({"history": [], "best_epoch": None}) == ""
