@@ -149,8 +149,9 @@ def run(name: str) -> int:
 def table(names: list[str]) -> str:
     """A markdown row per evaluated run: its settings, speed and test metrics (from the files)."""
     rows = [
-        "| run | head | truncation | tokens | precision | epochs (kept) | train time | examples/s "
-        "| val. acc. (kept epoch) | test acc. | precision | recall | F1 | test reviews |",
+        "| run | head | truncation | tokens | precision | epochs (kept, by) | train time "
+        "| examples/s | val. acc. (kept epoch) | test acc. | precision | recall | F1 "
+        "| test reviews |",
         "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: |",
     ]
@@ -162,9 +163,11 @@ def table(names: list[str]) -> str:
         settings, result = run["settings"], run["result"]
         best = result["history"][result["best_epoch"] - 1]
         head = settings["head"] + (", encoder frozen" if settings["freeze_encoder"] else "")
+        keep_best = settings.get("keep_best", "loss")  # runs before --keep-best kept the loss
         rows.append(
             f"| {name} | {head} | {settings['truncation']} | {settings['max_len']} | "
-            f"{settings['precision']} | {len(result['history'])} ({result['best_epoch']}) | "
+            f"{settings['precision']} | "
+            f"{len(result['history'])} ({result['best_epoch']}, {keep_best}) | "
             f"{result['train_seconds'] / 60:.0f} min | {result['examples_per_second']:.2f} | "
             f"{best['val_accuracy']:.4f} | {100 * test['accuracy']:.2f}% | "
             f"{test['precision']:.3f} | {test['recall']:.3f} | {test['f1']:.3f} | "

@@ -231,8 +231,12 @@ def test_the_last_line_names_the_kept_epoch_and_its_own_validation_figures():
         {"epoch": 1, "val_loss": 0.2794, "val_accuracy": 0.888},
         {"epoch": 2, "val_loss": 0.2819, "val_accuracy": 0.9026},
     ]
-    line = kept_epoch({"history": history, "best_epoch": 1})
+    line = kept_epoch({"history": history, "best_epoch": 1}, "loss")
     assert line == (
         ", kept epoch 1 of 2 (lowest validation loss 0.2794; its validation accuracy 0.8880)"
     )
-    assert kept_epoch({"history": [], "best_epoch": None}) == ""
+    line = kept_epoch({"history": history, "best_epoch": 2}, "accuracy")
+    assert line == (
+        ", kept epoch 2 of 2 (highest validation accuracy 0.9026; its validation loss 0.2819)"
+    )
+    assert kept_epoch({"history": [], "best_epoch": None}, "accuracy") == ""

@@ -20,7 +20,7 @@ def test_every_run_has_its_own_folder_and_the_frozen_stage_continues_its_parent(
     assert frozen[frozen.index("--model") + 1] == str(imdb_runs.RUNS / "full-custom-headtail")
 
 
-def _write_run(folder: Path, evaluated: bool) -> None:
+def _write_run(folder: Path, evaluated: bool, keep_best: str | None = None) -> None:
     folder.mkdir(parents=True)
     history = [
         {"epoch": 1, "val_accuracy": 0.88, "val_loss": 0.28},
@@ -34,10 +34,11 @@ def _write_run(folder: Path, evaluated: bool) -> None:
             "truncation": "head+tail",
             "max_len": 150,
             "precision": "bfloat16",
+            **({"keep_best": keep_best} if keep_best else {}),  # absent: made before the flag
         },
         "result": {
             "history": history,
-            "best_epoch": 1,
+            "best_epoch": 2 if keep_best == "accuracy" else 1,
             "train_seconds": 3600.0,
             "examples_per_second": 7.5,
         },
@@ -58,10 +59,13 @@ def test_table_has_a_row_per_evaluated_run_with_the_best_epochs_validation(tmp_p
     monkeypatch.setattr(imdb_runs, "RUNS", tmp_path)
     _write_run(tmp_path / "a", evaluated=True)
     _write_run(tmp_path / "b", evaluated=False)
-    lines = imdb_runs.table(["a", "b", "missing"]).splitlines()
-    assert len(lines) == 3  # header, rule, the one evaluated run
+    _write_run(tmp_path / "c", evaluated=True, keep_best="accuracy")
+    lines = imdb_runs.table(["a", "b", "missing", "c"]).splitlines()
+    assert len(lines) == 4  # header, rule, the two evaluated runs
     cells = [c.strip() for c in lines[2].strip("|").split("|")]
     assert cells == [
-        "a", "custom, encoder frozen", "head+tail", "150", "bfloat16", "2 (1)", "60 min",
+        "a", "custom, encoder frozen", "head+tail", "150", "bfloat16", "2 (1, loss)", "60 min",
         "7.50", "0.8800", "91.23%", "0.900", "0.925", "0.912", "25,000",
     ]  # fmt: skip
+    cells = [c.strip() for c in lines[3].strip("|").split("|")]
+    assert cells[0] == "c" and cells[5] == "2 (2, accuracy)" and cells[8] == "0.9000"

@@ -129,23 +129,41 @@ def test_max_len_beyond_the_models_positions_is_refused():
         check_max_len(33, config)
 
 
-def test_training_learns_in_bfloat16_stops_early_and_keeps_the_best_epoch(tmp_path):
+@pytest.mark.parametrize("keep_best", ["accuracy", "loss"])
+def test_training_learns_in_bfloat16_stops_early_and_keeps_the_best_epoch(tmp_path, keep_best):
     keras.utils.set_random_seed(0)
     train = toy_sentiment(64, seed=1)
     validation = toy_sentiment(32, seed=2)
     validation.labels[:] = 1 - validation.labels  # the better it learns, the worse validation
     model = build_classifier("prebuilt", tiny_config(), dtype="mixed_bfloat16")
-    config = TrainingConfig(epochs=6, early_stopping_patience=1, **{**FAST, "learning_rate": 1e-2})
+    config = TrainingConfig(
+        epochs=6, early_stopping_patience=1, keep_best=keep_best, **{**FAST, "learning_rate": 1e-2}
+    )
     result = fit_classifier(model, train, validation, tmp_path, config, progress=False)
     history = result["history"]
     assert history[-1]["loss"] < history[0]["loss"] - 0.02 and history[-1]["accuracy"] > 0.6
     assert result["stopped_early"] and len(history) < 6
-    best = int(np.argmin([h["val_loss"] for h in history]))
-    assert result["best_epoch"] == best + 1 and history[-1]["val_loss"] > history[best]["val_loss"]
+    if keep_best == "loss":
+        best = int(np.argmin([h["val_loss"] for h in history]))
+    else:  # the first of equally accurate epochs
+        best = int(np.argmax([h["val_accuracy"] for h in history]))
+    assert result["best_epoch"] == best + 1
     logits = predict_logits(model, validation)  # the best epoch's weights are back in the model
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(validation.labels, logits)
     assert abs(float(loss) - history[best]["val_loss"]) < 2e-2  # bfloat16 steps, float32 here
+    accuracy = np.mean(np.argmax(np.asarray(logits), -1) == validation.labels)
+    assert abs(accuracy - history[best]["val_accuracy"]) <= 1 / 32
     assert result["steps"] == len(history) * 8 and result["examples_per_second"] > 0
+
+
+def test_an_epoch_improves_by_the_chosen_figure_and_ties_keep_the_first():
+    from attention_lab.training.callbacks import improves
+
+    assert improves(0.90, 0.88, "accuracy") and not improves(0.88, 0.88, "accuracy")
+    assert improves(0.27, 0.28, "loss") and not improves(0.30, 0.28, "loss")
+    assert improves(0.5, None, "accuracy") and improves(0.5, None, "loss")
+    with pytest.raises(AttentionLabError, match="--keep-best must be one of"):
+        TrainingConfig(keep_best="f1")
 
 
 def test_xla_compiled_steps_train_like_the_plain_graph(tmp_path):

@@ -64,7 +64,14 @@ def register(subparsers) -> None:
         "--patience",
         type=int,
         default=None,
-        help="stop after this many epochs without a better validation loss",
+        help="stop after this many epochs without a better validation figure (--keep-best)",
+    )
+    parser.add_argument(
+        "--keep-best",
+        choices=("accuracy", "loss"),
+        default="accuracy",
+        help="keep the epoch with the highest validation accuracy, or the lowest validation "
+        "loss (Keras's default)",
     )
     parser.add_argument("--seed", type=int, default=42, help="head weights, dropout, batches")
     parser.add_argument("--max-len", type=int, default=150, help="WordPiece tokens per review")
@@ -119,6 +126,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay,
         clipnorm=args.clipnorm,
         early_stopping_patience=args.patience,
+        keep_best=args.keep_best,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         bucket_by_length=args.bucket_by_length,
@@ -142,19 +150,22 @@ def run(args) -> int:
     print(
         f"done: {result['steps']} steps, {result['train_seconds']:.0f} s training"
         + (f", {speed:.1f} examples/s" if speed else "")
-        + kept_epoch(result)
+        + kept_epoch(result, args.keep_best)
         + f" -> {args.out}"
     )
     return 0
 
 
-def kept_epoch(result: dict) -> str:
-    """Which epoch's weights the run folder holds, and its validation figures."""
+def kept_epoch(result: dict, keep_best: str) -> str:
+    """Which epoch's weights the run folder holds, why, and its validation figures."""
     history, best = result["history"], result["best_epoch"]
     if not best:
         return ""
     kept = history[best - 1]
+    figures = {"accuracy": kept["val_accuracy"], "loss": kept["val_loss"]}
+    criterion = "highest" if keep_best == "accuracy" else "lowest"
+    other = "loss" if keep_best == "accuracy" else "accuracy"
     return (
-        f", kept epoch {best} of {len(history)} (lowest validation loss {kept['val_loss']:.4f};"
-        f" its validation accuracy {kept['val_accuracy']:.4f})"
+        f", kept epoch {best} of {len(history)} ({criterion} validation {keep_best} "
+        f"{figures[keep_best]:.4f}; its validation {other} {figures[other]:.4f})"
     )

@@ -10,11 +10,12 @@ the early-stopping count live in memory and are lost with the process.
 :class:`TrainingCheckpoint` keeps all of it on disk, in ``CHECKPOINTS/``:
 
     state.json            the training state: global step, finished epochs and their logs, the
-                          unfinished epoch's running sums, the best epoch and validation loss,
-                          epochs without improvement, training time, the dropout seeds, and
-                          the name of the weights file that goes with it
+                          unfinished epoch's running sums, the best epoch and its validation
+                          figure, epochs without improvement, training time, the dropout seeds,
+                          and the name of the weights file that goes with it
     step-<N>.weights.h5   model and optimizer variables after step N (``model.save_weights``)
-    best.weights.h5       the weights of the epoch with the lowest validation loss
+    best.weights.h5       the weights of the best epoch: highest validation accuracy, or lowest
+                          validation loss (``keep_best``)
 
 Every file is written under a temporary name and renamed; ``state.json`` is replaced last and
 names its weights file, so a kill at any instant leaves the previous state whole. A new run
@@ -42,6 +43,16 @@ from attention_lab.io import atomic_file, atomic_write_json
 STATE = "state.json"
 BEST = "best.weights.h5"
 
+# What "the best epoch" means: the validation log it is judged by, and whether more is better.
+KEEP_BEST = {"accuracy": ("val_accuracy", "max"), "loss": ("val_loss", "min")}
+
+
+def improves(value: float, best: float | None, keep_best: str) -> bool:
+    """Whether an epoch's validation ``value`` beats the ``best`` so far (ties keep the first)."""
+    if best is None:
+        return True
+    return value > best if KEEP_BEST[keep_best][1] == "max" else value < best
+
 
 @dataclass
 class TrainingState:
@@ -50,7 +61,7 @@ class TrainingState:
     step: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per finished epoch
     partial: dict = field(default_factory=dict)  # running sums of the unfinished epoch
-    best_val_loss: float | None = None
+    best_value: float | None = None  # the best epoch's validation accuracy or loss
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
     stopped_early: bool = False
@@ -80,6 +91,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         steps_per_epoch: batches per epoch (to tell a finished epoch from an unfinished one).
         batch_size: examples per step (for examples/s).
         every_steps: also back up every this many steps inside an epoch (0: at epoch ends).
+        keep_best: keep the epoch with the highest validation ``"accuracy"`` or the lowest
+            validation ``"loss"`` (Keras's ``ModelCheckpoint`` default).
         signature: what a resumed run must match (model, data, settings); a difference is
             refused, naming it.
     """
@@ -90,13 +103,19 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         steps_per_epoch: int,
         batch_size: int,
         every_steps: int = 0,
+        keep_best: str = "accuracy",
         signature: dict | None = None,
     ):
         super().__init__()
+        if keep_best not in KEEP_BEST:
+            raise AttentionLabError(
+                f"keep_best must be one of {list(KEEP_BEST)}, got {keep_best!r}"
+            )
         self.directory = Path(directory)
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
         self.every_steps = every_steps
+        self.keep_best = keep_best
         self.state = TrainingState(signature=dict(signature or {}))
         self._batches_this_fit = 0
         self._last = None
@@ -113,8 +132,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             return TrainingState(**json.loads(path.read_text()))
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise CheckpointError(
-                f"{path} is damaged ({type(err).__name__}); move the run folder away and "
-                "start again"
+                f"{path} is damaged or was written by another version of attention_lab "
+                f"({type(err).__name__}); move the run folder away and start again"
             ) from None
 
     def restore(self, model) -> TrainingState:
@@ -219,11 +238,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.state.partial, self._carried = {}, {}
         self._current_sums = {"batches": 0}
         self._carried = {}  # the unfinished epoch's sums from the process that was killed
-        val_loss = entry.get("val_loss")
-        if val_loss is not None:
-            best = self.state.best_val_loss
-            if best is None or val_loss < best:
-                self.state.best_val_loss, self.state.best_epoch = val_loss, epoch + 1
+        value = entry.get(KEEP_BEST[self.keep_best][0])
+        if value is not None:
+            if improves(value, self.state.best_value, self.keep_best):
+                self.state.best_value, self.state.best_epoch = value, epoch + 1
                 self.state.epochs_without_improvement = 0
                 self._save_best()
             else:
@@ -244,14 +262,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras's ``EarlyStopping`` on the validation loss, started from a resumed run's count."""
+    """Keras's ``EarlyStopping`` on the figure the best epoch is kept by, started from a resumed
+    run's count."""
 
-    def __init__(self, patience: int, state: TrainingState):
-        super().__init__(monitor="val_loss", patience=patience, mode="min")
+    def __init__(self, patience: int, state: TrainingState, keep_best: str = "accuracy"):
+        monitor, mode = KEEP_BEST[keep_best]
+        super().__init__(monitor=monitor, patience=patience, mode=mode)
         self.resumed = state
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self.resumed.best_val_loss is not None:
-            self.best = self.resumed.best_val_loss
+        if self.resumed.best_value is not None:
+            self.best = self.resumed.best_value
             self.wait = self.resumed.epochs_without_improvement

@@ -25,7 +25,7 @@ import dataclasses
 import keras
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.training.callbacks import ResumableEarlyStopping, TrainingCheckpoint
+from attention_lab.training.callbacks import KEEP_BEST, ResumableEarlyStopping, TrainingCheckpoint
 from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
 from attention_lab.training.optimization import adamw
 
@@ -43,8 +43,12 @@ class TrainingConfig:
         warmup_fraction: share of all steps spent warming up.
         weight_decay: AdamW's decoupled decay (not applied to LayerNorm and biases).
         clipnorm: largest global gradient norm; ``0`` disables clipping.
-        early_stopping_patience: epochs without a better validation loss before stopping
+        early_stopping_patience: epochs without a better ``keep_best`` figure before stopping
             (``None``: never stop early).
+        keep_best: which epoch's weights the run ends with: the highest validation
+            ``"accuracy"`` (the figure a classifier is judged by) or the lowest validation
+            ``"loss"`` (Keras's ``ModelCheckpoint`` default). On IMDb the loss often rises in
+            the second epoch while the accuracy still improves, as the model grows confident.
         seed: seeds the head's initial weights, dropout and the order of the batches.
         checkpoint_every: also back up every N steps inside an epoch (0: at epoch ends only).
         bucket_by_length: batch reviews of similar length, padded only to the longest.
@@ -57,6 +61,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     clipnorm: float = 1.0
     early_stopping_patience: int | None = None
+    keep_best: str = "accuracy"
     seed: int = 42
     checkpoint_every: int = 0
     bucket_by_length: bool = False
@@ -70,6 +75,10 @@ class TrainingConfig:
             raise AttentionLabError(f"learning rate must be positive, got {self.learning_rate}")
         if self.checkpoint_every < 0:
             raise AttentionLabError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
+        if self.keep_best not in KEEP_BEST:
+            raise AttentionLabError(
+                f"--keep-best must be one of {list(KEEP_BEST)}, got {self.keep_best!r}"
+            )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise AttentionLabError(
                 f"--patience must be at least 1, got {self.early_stopping_patience}"
@@ -120,8 +129,8 @@ def fit_classifier(
     """Train ``model`` (a built classifier returning logits) to ``config.epochs``, or resume.
 
     A ``checkpoint_dir`` that holds a backup resumes from its step; a backup written for
-    another ``signature`` is refused. With ``validation``, the best epoch's weights (lowest
-    validation loss) are in ``model`` at the end. Returns the training record: ``history``
+    another ``signature`` is refused. With ``validation``, the best epoch's weights (by
+    ``config.keep_best``) are in ``model`` at the end. Returns the training record: ``history``
     (one entry per epoch), ``steps``, ``best_epoch``, ``stopped_early``, ``train_seconds``,
     ``examples_per_second`` and ``compile_seconds``.
     """
@@ -134,16 +143,22 @@ def fit_classifier(
     stream = TrainingStream(train, config.batch_size, config.seed, 0, config.bucket_by_length)
     spe = stream.steps_per_epoch
     compile_classifier(model, config, spe * config.epochs, jit_compile)
-    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": config.epochs}
+    signature = {
+        **(signature or {}),
+        "steps_per_epoch": spe,
+        "epochs": config.epochs,
+        "keep_best": config.keep_best,
+    }
     backup = TrainingCheckpoint(
-        checkpoint_dir, spe, config.batch_size, config.checkpoint_every, signature
+        checkpoint_dir, spe, config.batch_size, config.checkpoint_every, config.keep_best, signature
     )
     state = backup.restore(model)
     if state.step:
         print(f"resuming from step {state.step} (epoch {state.epoch + 1})", flush=True)
     all_callbacks = [backup, Throughput(backup), *callbacks]
     if config.early_stopping_patience and validation is not None:
-        all_callbacks.append(ResumableEarlyStopping(config.early_stopping_patience, state))
+        stopping = ResumableEarlyStopping(config.early_stopping_patience, state, config.keep_best)
+        all_callbacks.append(stopping)
     val = None if validation is None else InferenceBatches(validation, 64).for_fit()
 
     def run(first_epoch: int, epochs: int, steps: int) -> None:
