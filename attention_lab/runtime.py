@@ -21,6 +21,8 @@ The measurements behind these choices are in ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,18 +58,41 @@ class Plan:
         return f"{self.precision}, {xla} ({self.reason})"
 
 
-def native_bfloat16_cpu(cpuinfo: str | None = None) -> str | None:
-    """``"AMX"`` or ``"AVX-512 BF16"`` when this CPU computes bfloat16 natively, else None.
+@dataclass(frozen=True)
+class Cpu:
+    """This CPU's model name and its feature flags (``/proc/cpuinfo``)."""
 
-    ``cpuinfo`` is the text of ``/proc/cpuinfo`` (read when None; None elsewhere than Linux).
-    """
+    model: str
+    flags: frozenset[str]
+
+
+def this_cpu(cpuinfo: str | None = None) -> Cpu:
+    """The CPU described by ``cpuinfo``, the text of ``/proc/cpuinfo`` (read when None; on
+    other systems than Linux: the platform's processor name, no flags)."""
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
         cpuinfo = path.read_text() if path.is_file() else ""
-    flags = set()
+    models, flags = [], set()
     for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            models.append(value.strip())
+        elif key.strip() == "flags":
+            flags.update(value.split())
+    model = models[0] if models else platform.processor() or platform.machine()
+    return Cpu(model, frozenset(flags))
+
+
+def machine() -> dict:
+    """The CPU, core count and Keras backend that a run's figures were measured on."""
+    from attention_lab import backend
+
+    return {"cpu": this_cpu().model, "cores": os.cpu_count(), "backend": backend.name()}
+
+
+def native_bfloat16_cpu(cpuinfo: str | None = None) -> str | None:
+    """``"AMX"`` or ``"AVX-512 BF16"`` when this CPU computes bfloat16 natively, else None."""
+    flags = this_cpu(cpuinfo).flags
     if "amx_bf16" in flags:
         return "AMX"
     if "avx512_bf16" in flags:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-from pathlib import Path
+
+from attention_lab.runtime import this_cpu
 
 # CPU flags that decide which matmul kernels oneDNN and XLA can use.
 FLAGS_OF_INTEREST = (
@@ -23,19 +24,11 @@ FLAGS_OF_INTEREST = (
 
 
 def cpu_info() -> dict:
-    model, flags = platform.processor() or "unknown", set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+    cpu = this_cpu()
     return {
-        "model": model,
+        "model": cpu.model,
         "logical_cpus": os.cpu_count(),
-        "flags": {flag: flag in flags for flag in FLAGS_OF_INTEREST},
+        "flags": {flag: flag in cpu.flags for flag in FLAGS_OF_INTEREST},
     }
 
 

@@ -9,12 +9,15 @@ import pytest
 from attention_lab.config import BertConfig
 from attention_lab.errors import AttentionLabError
 from attention_lab.models.bert import BertModel
-from attention_lab.runtime import choose_plan, native_bfloat16_cpu
+from attention_lab.runtime import choose_plan, native_bfloat16_cpu, this_cpu
 
 TINY = BertConfig(
     vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24
 )
-EPYC = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+EPYC = (
+    "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+    "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+)
 SAPPHIRE_RAPIDS = "flags\t\t: avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
 OLDER = "flags\t\t: sse4_2 avx avx2 fma\n"
 
@@ -24,6 +27,12 @@ def test_native_bfloat16_is_read_off_the_cpu_flags():
     assert native_bfloat16_cpu(EPYC) == "AVX-512 BF16"
     assert native_bfloat16_cpu(OLDER) is None
     assert native_bfloat16_cpu("") is None
+
+
+def test_the_cpu_is_named_once_with_its_flags():
+    cpu = this_cpu(EPYC)
+    assert cpu.model == "AMD EPYC" and {"avx512_bf16", "avx2"} <= cpu.flags
+    assert this_cpu(OLDER).model  # no model name line: the platform's name, never empty
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 
 from attention_lab.errors import AttentionLabError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
+from attention_lab.runtime import machine
 
 FORMAT = "attention_lab.jain_wallace/1"
 EXAMPLE = "This was an absolutely terrible movie. Don't be lured in by Christopher Walken"
@@ -74,19 +74,6 @@ QUICK = Settings(
     ig_steps=8,
     bert_max_len=48,
 )
-
-
-def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
 
 
 class _Clock:
@@ -273,7 +260,7 @@ def run(
     if glove is None:
         raise AttentionLabError("the BiLSTM starts from GloVe: pass --glove glove.6B.50d.txt.gz")
     results = {"format": FORMAT, "command": command, "settings": dataclasses.asdict(settings)}
-    results["machine"] = _machine()
+    results["machine"] = {**machine(), "load_average_at_start": os.getloadavg()[0]}
     with atomic_directory(out, overwrite=overwrite, is_ours=_is_ours) as folder:
         clock = _Clock()
         # Loaded first: the run folder's weights are named after Keras's global counters.

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.io import check_separate
-from attention_lab.runtime import choose_plan
+from attention_lab.runtime import choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
 from attention_lab.training.fit import TrainingConfig, fit_classifier
@@ -59,18 +58,6 @@ def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, tr
     return encode_reviews(
         tokenizer, reviews.texts[:count], reviews.labels[:count], max_len, truncation
     )
-
-
-def machine() -> dict:
-    """The CPU and thread count a run's figures were measured on."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "backend": backend.name()}
 
 
 def _existing_run(out: Path, settings: dict) -> dict | None:
