@@ -151,8 +151,10 @@ print(
 # and linear decay (as the chapter's notes suggest). Two things differ, each measured in
 # `docs/results.md`: the learning rate, 5e-5 for this encoder a fifth of BERT-Base's size
 # (the chapter's 2e-5 is BERT-Base's), and the tokens kept of a long review, its head and
-# tail (Sun et al., 2019) rather than its first 150. Each run keeps its best epoch (lowest
-# validation loss).
+# tail (Sun et al., 2019) rather than its first 150. Each run keeps its best epoch: by the
+# highest validation accuracy (`--keep-best accuracy`, the default now), or, in the runs made
+# before that option existed, by the lowest validation loss; the history below says which
+# epoch each run kept.
 #
 # The chapter then sets `bert.trainable = False`, recompiles with Adam's default learning
 # rate (1e-3) and trains the custom head for more epochs: feature extraction on top of the
@@ -218,6 +220,8 @@ for name, (loaded, run) in runs.items():
     )
     for epoch in run["result"]["history"]:
         print("   ", {k: round(v, 4) if isinstance(v, float) else v for k, v in epoch.items()})
+    by = settings.get("keep_best", "loss")  # runs made before --keep-best kept the lowest loss
+    print(f"    kept: epoch {run['result']['best_epoch']} (best validation {by})")
 
 # %% [markdown]
 # ## Evaluation on the test reviews
