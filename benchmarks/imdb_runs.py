@@ -46,6 +46,7 @@ def _sweep(rate: str) -> dict:
             "4000",
             "--learning-rate",
             rate,
+            *BY_LOSS,
         ],
         "evaluate": ["--limit", "2000"],
     }
@@ -57,6 +58,9 @@ def _full(*args: str, model: str | None = None) -> dict:
 
 
 HEAD_TAIL = ("--truncation", "head+tail")
+# The runs made before --keep-best existed kept the epoch with the lowest validation loss; the
+# later ones take the default, the highest validation accuracy.
+BY_LOSS = ("--keep-best", "loss")
 EXPERIMENTS = {
     "sweep-2e-5": _sweep("2e-5"),
     "sweep-5e-5": _sweep("5e-5"),
@@ -64,8 +68,8 @@ EXPERIMENTS = {
     "sweep-2e-4": _sweep("2e-4"),
     # The full runs take finetune's defaults (learning rate chosen for the model, bfloat16
     # where the CPU computes it natively) unless they say otherwise.
-    "full-prebuilt-headtail": _full("--head", "prebuilt", "--epochs", "2", *HEAD_TAIL),
-    "full-custom-headtail": _full("--head", "custom", "--epochs", "2", *HEAD_TAIL),
+    "full-prebuilt-headtail": _full("--head", "prebuilt", "--epochs", "2", *HEAD_TAIL, *BY_LOSS),
+    "full-custom-headtail": _full("--head", "custom", "--epochs", "2", *HEAD_TAIL, *BY_LOSS),
     "full-custom-headtail-frozen": _full(
         "--head",
         "custom",
@@ -73,6 +77,7 @@ EXPERIMENTS = {
         "--epochs",
         "3",
         *HEAD_TAIL,
+        *BY_LOSS,
         model="full-custom-headtail",
     ),  # fmt: skip
     "subset-float32": {

@@ -9,6 +9,7 @@ from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.classifier import build_classifier
+from attention_lab.training.callbacks import ResumableEarlyStopping, TrainingCheckpoint, improves
 from attention_lab.training.data import (
     EncodedDataset,
     InferenceBatches,
@@ -156,12 +157,28 @@ def test_training_learns_in_bfloat16_stops_early_and_keeps_the_best_epoch(tmp_pa
     assert result["steps"] == len(history) * 8 and result["examples_per_second"] > 0
 
 
-def test_an_epoch_improves_by_the_chosen_figure_and_ties_keep_the_first():
-    from attention_lab.training.callbacks import improves
-
-    assert improves(0.90, 0.88, "accuracy") and not improves(0.88, 0.88, "accuracy")
-    assert improves(0.27, 0.28, "loss") and not improves(0.30, 0.28, "loss")
-    assert improves(0.5, None, "accuracy") and improves(0.5, None, "loss")
+@pytest.mark.parametrize(("keep_best", "kept", "wait"), [("accuracy", 2, 0), ("loss", 1, 1)])
+def test_the_kept_epoch_follows_the_chosen_figure_when_loss_and_accuracy_disagree(
+    tmp_path, keep_best, kept, wait
+):
+    model = build_classifier("prebuilt", tiny_config())
+    backup = TrainingCheckpoint(tmp_path, steps_per_epoch=1, batch_size=8, keep_best=keep_best)
+    stopping = ResumableEarlyStopping(1, backup.state, keep_best)
+    for callback in (backup, stopping):
+        callback.set_model(model)
+    stopping.on_train_begin()
+    model.stop_training = False  # as fit sets it
+    marked = model.weights[0]
+    # IMDb's second epoch: more accurate, and more confident, so a higher loss
+    for epoch, logs in enumerate([{"val_loss": 0.28, "val_accuracy": 0.88},
+                                  {"val_loss": 0.30, "val_accuracy": 0.90}]):  # fmt: skip
+        marked.assign(np.full(marked.shape, epoch + 1.0))
+        backup.on_epoch_end(epoch, dict(logs))
+        stopping.on_epoch_end(epoch, dict(logs))
+    assert backup.state.best_epoch == kept and backup.state.keep_best == keep_best
+    assert stopping.wait == wait and model.stop_training == (wait == 1)
+    assert backup.load_best(model) and np.all(np.asarray(marked) == kept)
+    assert improves(0.90, 0.90, "accuracy") is False and improves(0.28, 0.28, "loss") is False
     with pytest.raises(AttentionLabError, match="--keep-best must be one of"):
         TrainingConfig(keep_best="f1")
 

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 from tiny_runs import tiny_config, toy_sentiment
 
+from attention_lab.errors import CheckpointError
 from attention_lab.models.classifier import build_classifier
+from attention_lab.training import run_folder
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 
 TESTS = Path(__file__).resolve().parent
@@ -83,3 +86,77 @@ def test_a_killed_run_resumes_to_the_same_steps_and_weights(tmp_path):
             [h[key] for h in reference["history"]],
             rtol=1e-5,
         )
+
+
+class InterruptAfterTheBackup(keras.callbacks.Callback):
+    """Stops the process at the first epoch end without improvement: after the backup has saved
+    that epoch, before EarlyStopping has seen it (a kill at that instant)."""
+
+    def __init__(self, directory: Path):
+        super().__init__()
+        self.directory = directory
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = json.loads((self.directory / "state.json").read_text())
+        if state["epochs_without_improvement"]:
+            raise KeyboardInterrupt
+
+
+def _stopping_run(directory: Path, interrupt: bool = False):
+    keras.utils.set_random_seed(0)
+    validation = toy_sentiment(16, seed=1)
+    validation.labels[:] = 1 - validation.labels  # the better it learns, the worse validation
+    config = TrainingConfig(
+        epochs=6, batch_size=8, learning_rate=1e-2, early_stopping_patience=1, keep_best="loss"
+    )
+    callbacks = [InterruptAfterTheBackup(directory)] if interrupt else []
+    model = build_classifier("prebuilt", tiny_config())
+    return fit_classifier(
+        model, toy_sentiment(48), validation, directory, config, progress=False, callbacks=callbacks
+    )
+
+
+def test_a_run_killed_between_its_backup_and_early_stopping_stops_where_it_would_have(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _stopping_run(tmp_path / "run", interrupt=True)
+    interrupted = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert not interrupted["stopped_early"]
+    resumed = _stopping_run(tmp_path / "run")
+    reference = _stopping_run(tmp_path / "reference")
+    assert reference["stopped_early"] and resumed["stopped_early"]
+    assert len(resumed["history"]) == len(reference["history"]) == len(interrupted["history"])
+    assert resumed["steps"] == reference["steps"] == interrupted["step"]
+    assert resumed["best_epoch"] == reference["best_epoch"]
+
+
+def test_a_backup_written_before_keep_best_resumes_by_the_loss_it_was_kept_by(tmp_path):
+    config = dict(epochs=1, batch_size=8, learning_rate=3e-3, keep_best="loss")
+    data, validation = toy_sentiment(16), toy_sentiment(8, seed=1)
+    fit_classifier(
+        build_classifier("prebuilt", tiny_config()), data, validation, tmp_path,
+        TrainingConfig(**config), progress=False,
+    )  # fmt: skip
+    state = json.loads((tmp_path / "state.json").read_text())
+    state["best_val_loss"] = state.pop("best_value")  # the state file before --keep-best
+    del state["keep_best"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="pass --keep-best loss to resume it"):
+        fit_classifier(
+            build_classifier("prebuilt", tiny_config()), data, validation, tmp_path,
+            TrainingConfig(**{**config, "keep_best": "accuracy"}), progress=False,
+        )  # fmt: skip
+    resumed = fit_classifier(
+        build_classifier("prebuilt", tiny_config()), data, validation, tmp_path,
+        TrainingConfig(**config), progress=False,
+    )  # fmt: skip
+    assert resumed["best_epoch"] == 1 and resumed["steps"] == 2
+
+
+def test_a_run_record_from_before_keep_best_matches_only_the_loss():
+    before = {"head": "prebuilt", "epochs": 2}  # run.json settings written before the option
+    assert run_folder.differences(
+        run_folder.identity(before), run_folder.identity({**before, "keep_best": "loss"})
+    ) == []  # fmt: skip
+    assert run_folder.differences(
+        run_folder.identity(before), run_folder.identity({**before, "keep_best": "accuracy"})
+    ) == ["keep_best: 'loss' -> 'accuracy'"]  # fmt: skip

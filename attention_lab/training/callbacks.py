@@ -61,6 +61,7 @@ class TrainingState:
     step: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per finished epoch
     partial: dict = field(default_factory=dict)  # running sums of the unfinished epoch
+    keep_best: str = "loss"  # the figure best_value is (state files before --keep-best: loss)
     best_value: float | None = None  # the best epoch's validation accuracy or loss
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
@@ -116,7 +117,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.every_steps = every_steps
         self.keep_best = keep_best
-        self.state = TrainingState(signature=dict(signature or {}))
+        self.state = TrainingState(keep_best=keep_best, signature=dict(signature or {}))
         self._batches_this_fit = 0
         self._last = None
         self._current_sums = {"batches": 0}
@@ -129,7 +130,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if not path.is_file():
             return None
         try:
-            return TrainingState(**json.loads(path.read_text()))
+            saved = json.loads(path.read_text())
+            if "best_val_loss" in saved:  # written before --keep-best, when the loss decided
+                saved["best_value"] = saved.pop("best_val_loss")
+            return TrainingState(**saved)
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise CheckpointError(
                 f"{path} is damaged or was written by another version of attention_lab "
@@ -144,12 +148,18 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         saved = self.saved_state()
         if saved is None:
             return self.state
-        for key, value in self.state.signature.items():
-            if saved.signature.get(key) != value:
+        if saved.keep_best != self.keep_best:
+            raise CheckpointError(
+                f"{self.directory} keeps the best epoch by validation {saved.keep_best}, this run "
+                f"by {self.keep_best}; pass --keep-best {saved.keep_best} to resume it, or a new "
+                "--out folder"
+            )
+        for key, value in saved.signature.items():  # what the backup was written for
+            if self.state.signature.get(key) != value:
                 raise CheckpointError(
-                    f"{self.directory} was written for {key}={saved.signature.get(key)!r}, this "
-                    f"run has {key}={value!r}; pass the original settings to resume, or a new "
-                    "--out folder"
+                    f"{self.directory} was written for {key}={value!r}, this run has "
+                    f"{key}={self.state.signature.get(key)!r}; pass the original settings to "
+                    "resume, or a new --out folder"
                 )
         if saved.weights:
             if not model.optimizer.built:

@@ -143,12 +143,7 @@ def fit_classifier(
     stream = TrainingStream(train, config.batch_size, config.seed, 0, config.bucket_by_length)
     spe = stream.steps_per_epoch
     compile_classifier(model, config, spe * config.epochs, jit_compile)
-    signature = {
-        **(signature or {}),
-        "steps_per_epoch": spe,
-        "epochs": config.epochs,
-        "keep_best": config.keep_best,
-    }
+    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": config.epochs}
     backup = TrainingCheckpoint(
         checkpoint_dir, spe, config.batch_size, config.checkpoint_every, config.keep_best, signature
     )
@@ -177,6 +172,9 @@ def fit_classifier(
         )
 
     epoch, position = divmod(state.step, spe)
+    patience = config.early_stopping_patience if validation is not None else None
+    if patience and not position and state.epochs_without_improvement >= patience:
+        state.stopped_early = True  # killed after the epoch's backup, before EarlyStopping
     if position and not state.stopped_early:  # first the steps an interrupted epoch had left
         run(epoch, epoch + 1, spe - position)
         epoch += 1

@@ -34,6 +34,8 @@ REQUIRED = {
 }
 # Settings a fresh command may change without changing what is trained.
 NOT_IDENTITY = ("checkpoint_every",)
+# Settings added after this format began, with the value that runs written before them had.
+ADDED_SINCE = {"keep_best": "loss"}
 
 
 def read_run(run_dir: str | os.PathLike) -> dict:
@@ -105,5 +107,6 @@ def differences(previous: dict, current: dict) -> list[str]:
 
 
 def identity(settings: dict) -> dict:
-    """The settings a resumed run must match."""
-    return {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
+    """The settings a resumed run must match (a run written before a setting existed had the
+    value of :data:`ADDED_SINCE`)."""
+    return {k: v for k, v in {**ADDED_SINCE, **settings}.items() if k not in NOT_IDENTITY}
