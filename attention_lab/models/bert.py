@@ -135,15 +135,6 @@ class BertModel(keras.Model):
             outputs["attentions"] = tuple(all_attentions)
         return outputs
 
-    def dummy_inputs(self, batch_size: int = 1, seq_len: int = 8) -> dict:
-        """Valid all-``[PAD]`` inputs, handy for building and tracing."""
-        shape = (batch_size, seq_len)
-        return {
-            "input_ids": ops.full(shape, self.config.pad_token_id, dtype="int32"),
-            "attention_mask": ops.ones(shape, dtype="int32"),
-            "token_type_ids": ops.zeros(shape, dtype="int32"),
-        }
-
     def get_config(self):
         base = super().get_config()
         base.update(config=self.config.to_dict(), add_pooling_layer=self.add_pooling_layer)
