@@ -165,6 +165,16 @@ def test_a_killed_finetune_resumes_to_the_weights_of_an_uninterrupted_run(runs, 
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
 
 
+def test_a_model_path_under_home_is_recorded_resolved(inputs, tmp_path):
+    model = inputs["model"]
+    at_home = {**inputs, "model": f"~/{model.name}"}
+    args = finetune_args(at_home, tmp_path / "run", "--head", "prebuilt", "--epochs", "1")
+    status, _, err = run_cli(*args, env={"HOME": str(model.parent)})
+    assert status == 0, err
+    settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
+    assert settings["model"] == str(model.resolve())
+
+
 def test_refused_commands_leave_no_folder_and_no_change(runs, inputs, tmp_path):
     before = snapshot(runs / "prebuilt")
     assert_refused(

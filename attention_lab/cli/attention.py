@@ -13,6 +13,8 @@ Output names are checked before the model is loaded.
 
 from __future__ import annotations
 
+from attention_lab.errors import AttentionLabError
+
 METHODS = ("raw", "rollout", "gradient-x-input", "integrated-gradients")
 ATTRIBUTIONS = ("gradient-x-input", "integrated-gradients")
 
@@ -54,7 +56,6 @@ def register(subparsers) -> None:
 
 
 def _check_arguments(args):
-    from attention_lab.errors import AttentionLabError
     from attention_lab.viz.attention import check_figure_path, check_output_file
 
     if args.out is None and args.html is None:
@@ -133,14 +134,13 @@ def _rollout(args, maps, tokenizer, out, page) -> list[str]:
     return done
 
 
-def _attributions(args, loaded, out, page) -> list[str]:
-    from attention_lab.errors import AttentionLabError
+def _attributions(args, loaded, tokenizer, out, page) -> list[str]:
     from attention_lab.interpret import group_words, word_scores
     from attention_lab.interpret.attributions import gradient_x_input, integrated_gradients
     from attention_lab.interpret.highlight import write_highlight
     from attention_lab.viz.attention import plot_token_scores, save_figure
 
-    if loaded.classifier is None:
+    if loaded.head is None:
         raise AttentionLabError(
             f"--method {args.method} needs a fine-tuned classifier and {args.model} is an "
             "encoder only; pass the --out folder of `attention-lab finetune`"
@@ -148,7 +148,7 @@ def _attributions(args, loaded, out, page) -> list[str]:
     options = {"target": args.target, "max_len": args.max_len}
     if args.method == "integrated-gradients":
         result = integrated_gradients(
-            loaded.classifier, loaded.tokenizer, args.text, steps=args.steps, **options
+            loaded.model, tokenizer, args.text, steps=args.steps, **options
         )
         check = (
             f"; sum {result.scores.sum():+.4f} vs f(x) - f(baseline) "
@@ -156,9 +156,9 @@ def _attributions(args, loaded, out, page) -> list[str]:
             f"{', raise --steps' if result.completeness_error > 0.01 else ''})"
         )
     else:
-        result = gradient_x_input(loaded.classifier, loaded.tokenizer, args.text, **options)
+        result = gradient_x_input(loaded.model, tokenizer, args.text, **options)
         check = ""
-    words = group_words(loaded.tokenizer, args.text, result.input_ids)
+    words = group_words(tokenizer, args.text, result.input_ids)
     scores = word_scores(words, result.scores)
     title = f"{args.method} to label {result.target}, log-odds {result.output:+.3f}"
     done = [f"{args.method}: label {result.target}, {len(result.tokens)} tokens{check}"]
@@ -171,19 +171,20 @@ def _attributions(args, loaded, out, page) -> list[str]:
 
 
 def run(args) -> int:
-    from attention_lab.interpret.loading import load_model
+    from attention_lab.convert import load_bert
     from attention_lab.training.finetune import check_max_len
     from attention_lab.viz.attention import attention_maps
 
     out, page = _check_arguments(args)
-    loaded = load_model(args.model)
-    check_max_len(args.max_len, loaded.bert.config)
+    loaded = load_bert(args.model)  # a run folder gives its classifier, others an encoder
+    tokenizer = loaded.tokenizer()
+    check_max_len(args.max_len, loaded.config)
     if args.method in ATTRIBUTIONS:
-        lines = _attributions(args, loaded, out, page)
+        lines = _attributions(args, loaded, tokenizer, out, page)
     else:
         maps = attention_maps(
-            loaded.bert,
-            loaded.tokenizer,
+            loaded.encoder,
+            tokenizer,
             args.text,
             max_len=args.max_len,
             queries_and_keys=page is not None and args.method == "raw",
@@ -192,7 +193,7 @@ def run(args) -> int:
         if args.method == "raw":
             lines = _raw(args, maps, out, page)
         else:
-            lines = _rollout(args, maps, loaded.tokenizer, out, page)
+            lines = _rollout(args, maps, tokenizer, out, page)
         lines.insert(0, f"{len(maps.tokens)} tokens (--max-len {args.max_len})")
     for line in lines:
         print(line)

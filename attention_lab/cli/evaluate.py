@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from attention_lab.cli.options import add_plan_options
+from attention_lab.errors import AttentionLabError
 
 
 def register(subparsers) -> None:
@@ -32,7 +33,6 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from attention_lab.errors import AttentionLabError
     from attention_lab.io import atomic_write_json
     from attention_lab.runtime import choose_plan
     from attention_lab.training.evaluation import evaluate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from attention_lab.cli.options import add_plan_options
+from attention_lab.errors import AttentionLabError
 
 # The chapter's exact settings (sections 4-5), for --chapter.
 CHAPTER = {
@@ -107,7 +108,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from attention_lab.errors import AttentionLabError
     from attention_lab.training.finetune import finetune
     from attention_lab.training.fit import TrainingConfig
 

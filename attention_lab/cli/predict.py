@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from attention_lab.errors import AttentionLabError
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -27,8 +29,6 @@ def register(subparsers) -> None:
 def read_lines(path: str) -> list[str]:
     from pathlib import Path
 
-    from attention_lab.errors import AttentionLabError
-
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -39,7 +39,6 @@ def read_lines(path: str) -> list[str]:
 def run(args) -> int:
     import json
 
-    from attention_lab.errors import AttentionLabError
     from attention_lab.runtime import choose_plan
     from attention_lab.training.evaluation import predict_texts
     from attention_lab.training.finetune import load_run

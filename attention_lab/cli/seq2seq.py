@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from attention_lab.errors import AttentionLabError
+
 DEFAULT_TEST_EXAMPLES = 2_000
 
 
@@ -77,7 +79,6 @@ def _kind(attention: bool) -> str:
 
 
 def _check_positive(**values) -> None:
-    from attention_lab.errors import AttentionLabError
 
     for name, value in values.items():
         if value < 1:
@@ -93,8 +94,6 @@ def run_train(args) -> int:
         units=args.units,
     )
     if not args.learning_rate > 0:
-        from attention_lab.errors import AttentionLabError
-
         raise AttentionLabError(f"--learning-rate must be positive, got {args.learning_rate}")
     from attention_lab.tasks import get_task
     from attention_lab.training.seq2seq import TrainingSettings, train_run
@@ -146,7 +145,6 @@ def run_plot(args) -> int:
 
 def format_length_table(results: dict[str, dict]) -> str:
     """Markdown table: one row per length bucket, one exact-match column per model."""
-    from attention_lab.errors import AttentionLabError
 
     buckets = [
         [(row["first"], row["last"], row["examples"]) for row in meta["exact_match_by_length"]]

@@ -58,7 +58,7 @@ from attention_lab.convert.weight_map import (
 from attention_lab.errors import CheckpointError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
 from attention_lab.models.bert import BertModel
-from attention_lab.models.classifier import HEADS, head_name
+from attention_lab.models.classifier import HEADS, build_classifier, head_name
 from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
 
 FORMAT = 2  # the "attention_lab.format" of config.json; 0.1.0 wrote manifest.json + .h5 instead
@@ -157,17 +157,20 @@ def _refuse_unreadable_folders(directory: Path) -> None:
         )
 
 
-def _saved_head(hf: dict, state: dict[str, np.ndarray]) -> str | None:
-    ours = hf.get("attention_lab") if isinstance(hf.get("attention_lab"), dict) else {}
+def _ours(hf: dict) -> dict:
+    """config.json's ``attention_lab`` block: empty for a folder that we did not write."""
+    return hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
+
+
+def _saved_head(ours: dict, state: dict[str, np.ndarray]) -> str | None:
     if ours.get("head") in HEADS:
         return ours["head"]
     return "prebuilt" if "classifier.weight" in state else None
 
 
-def _check_weights_digest(directory: Path, hf: dict) -> None:
+def _check_weights_digest(directory: Path, ours: dict) -> None:
     """A folder we wrote records the sha256 of its weights: a changed byte is refused."""
-    ours = hf.get("attention_lab")
-    expected = ours.get("weights_sha256") if isinstance(ours, dict) else None
+    expected = ours.get("weights_sha256")
     if not expected:
         return
     path = directory / SAFETENSORS
@@ -260,14 +263,14 @@ def load_bert(
     _refuse_unreadable_folders(directory)
     hf = read_hf_config(directory)
     config = BertConfig.from_hf_config(hf)
-    _check_weights_digest(directory, hf)
+    ours = _ours(hf)
+    _check_weights_digest(directory, ours)
     state = read_state_dict(directory)
     where = str(directory)
     _check_layer_count(state, config, where)
-    saved = _saved_head(hf, state)
+    saved = _saved_head(ours, state)
     id2label = hf.get("id2label") or {}
     names = [str(id2label[k]) for k in sorted(id2label, key=int)] if saved else []
-    ours = hf.get("attention_lab") if isinstance(hf.get("attention_lab"), dict) else {}
     prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
     has_pooler = f"{prefix}pooler.dense.weight" in state
     report = LoadReport()
@@ -290,10 +293,7 @@ def load_bert(
     head_options = {}
     if head == "custom" and saved == "custom":
         head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
-    if head not in HEADS:
-        raise CheckpointError(f"unknown head {head!r}; choose one of {sorted(HEADS)}")
-    model = HEADS[head](config, dtype=dtype, **head_options)
-    model.build()
+    model = build_classifier(head, config, dtype, **head_options)
     rows = bert_weight_map(model.bert, prefix=prefix)
     if saved == head and _head_fits(model, head, state):
         rows += head_weight_map(model, head)

@@ -12,8 +12,7 @@ are not an explanation of a prediction).
 - :mod:`.explanation`: the measurements of Jain and Wallace (2019) and Wiegreffe and Pinter
   (2019): rank correlations, permuted and adversarial attention;
 - :mod:`.jain_wallace`: the whole experiment on IMDb (``python -m
-  attention_lab.interpret.jain_wallace``);
-- :mod:`.loading`: the one place a model to interpret is loaded.
+  attention_lab.interpret.jain_wallace``).
 
 The static pictures (PNG) are in :mod:`attention_lab.viz.attention`.
 """

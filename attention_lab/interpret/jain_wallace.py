@@ -197,10 +197,10 @@ def _write_example(model, prepared, data, settings: Settings, folder: Path) -> d
 
 
 def _load_classifier(source):
-    from attention_lab.interpret.loading import load_model
+    from attention_lab.convert import load_bert
 
-    loaded = load_model(source)
-    if loaded.classifier is None:
+    loaded = load_bert(source)
+    if loaded.head is None:
         raise AttentionLabError(
             f"--bert {source} is an encoder without a classifier; integrated gradients need a "
             "fine-tuned one: pass the --out folder of `attention-lab finetune`"
@@ -214,8 +214,8 @@ def _bert_arrays(loaded, data, settings: Settings) -> dict:
 
     texts = read_imdb("test", data).texts[: settings.bert_reviews]
     rows = bert_agreement(
-        loaded.classifier,
-        loaded.tokenizer,
+        loaded.model,
+        loaded.tokenizer(),
         [t.decode("utf-8") for t in texts],
         steps=settings.ig_steps,
         max_len=settings.bert_max_len,

@@ -157,15 +157,16 @@ class BertCustomClassifier(keras.Model):
 HEADS = {"prebuilt": BertForSequenceClassification, "custom": BertCustomClassifier}
 
 
-def build_classifier(head: str, config: BertConfig, dtype=None) -> keras.Model:
+def build_classifier(head: str, config: BertConfig, dtype=None, **options) -> keras.Model:
     """A built classifier: ``head`` is ``"prebuilt"`` (section 5) or ``"custom"`` (section 6).
 
     ``dtype`` is a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``,
     ``"mixed_float16"``); variables stay float32, matmuls run in the compute dtype.
+    ``options`` go to the head's constructor (the custom head's ``head_units``, ...).
     """
     if head not in HEADS:
         raise AttentionLabError(f"unknown head {head!r}; choose one of {sorted(HEADS)}")
-    model = HEADS[head](config, dtype=dtype)
+    model = HEADS[head](config, dtype=dtype, **options)
     model.build()
     return model
 

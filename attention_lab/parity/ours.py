@@ -17,9 +17,7 @@ from attention_lab.convert import load_bert
 from attention_lab.layers.embeddings import check_ids_in_range
 from attention_lab.models.classifier import BertForSequenceClassification
 from attention_lab.parity.compare import named_outputs
-
-# The Keras dtype policy of each precision the report runs in.
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+from attention_lab.runtime import POLICIES
 
 
 def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.Model:

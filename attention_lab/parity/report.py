@@ -70,6 +70,7 @@ from attention_lab.parity.inputs import (
 )
 from attention_lab.parity.ours import forward, has_head, in_policy, load_ours
 from attention_lab.parity.reference import Reference
+from attention_lab.runtime import POLICIES
 
 HIDDEN_TOLERANCE = 1e-4
 ATTENTION_TOLERANCE = 1e-5
@@ -255,12 +256,11 @@ class ParityReport:
         precision = self.criteria.precision
         reference = REFERENCE_NAMES[precision]
         mode = "XLA (jit_compile=True)" if self.xla else "eager"
-        policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
         sequences, longest = self.batch_shape
         lines = [
             f"Parity: attention_lab vs transformers.BertModel, {self.model}",
             f"{sequences} sequences of up to {longest} tokens ({self.real_tokens} real tokens, "
-            f"{self.padded_tokens} padded), ours run {mode}, {policy}",
+            f"{self.padded_tokens} padded), ours run {mode}, {POLICIES[precision]}",
             f"ref = Hugging Face {reference}; f64 = Hugging Face float64 (.double()), "
             "the ground truth",
         ]

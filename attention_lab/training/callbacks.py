@@ -247,7 +247,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.state.history.append(entry)
         self.state.partial, self._carried = {}, {}
         self._current_sums = {"batches": 0}
-        self._carried = {}  # the unfinished epoch's sums from the process that was killed
         value = entry.get(KEEP_BEST[self.keep_best][0])
         if value is not None:
             if improves(value, self.state.best_value, self.keep_best):

@@ -118,9 +118,10 @@ def finetune(
     out = Path(out)
     training = training or TrainingConfig()
     plan = choose_plan(precision, xla)
-    check_separate(out, model if Path(model).expanduser().exists() else None)
+    local = Path(model).expanduser()  # else a hub id
+    check_separate(out, local if local.exists() else None)
     settings = {
-        "model": str(Path(model).expanduser().resolve()) if Path(model).exists() else str(model),
+        "model": str(local.resolve()) if local.exists() else str(model),
         "head": head,
         "freeze_encoder": freeze_encoder,
         "max_len": max_len,
