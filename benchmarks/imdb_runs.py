@@ -90,6 +90,9 @@ EXPERIMENTS = {
         "--head", "prebuilt", "--epochs", "2", "--max-len", "256", "--bucket-by-length", *HEAD_TAIL
     ),
     "chapter-prebuilt": _full("--head", "prebuilt", "--chapter"),
+    # full-prebuilt-headtail again, keeping the epoch of the highest validation accuracy: the
+    # truncation study's head + tail row with the same criterion as the first and last rows.
+    "full-prebuilt-headtail-acc": _full("--head", "prebuilt", "--epochs", "2", *HEAD_TAIL),
 }
 
 
