@@ -12,3 +12,9 @@ class AttentionLabError(ValueError):
 
 class CheckpointError(AttentionLabError):
     """A checkpoint directory, config or weights file that cannot be used as given."""
+
+
+def check_at_least_one(name: str, value: int | None) -> None:
+    """Refuse a count below 1 (``--epochs must be at least 1, got 0``); None is "not set"."""
+    if value is not None and value < 1:
+        raise AttentionLabError(f"{name} must be at least 1, got {value}")

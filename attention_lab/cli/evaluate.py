@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attention_lab.cli.options import add_plan_options
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import check_at_least_one
 
 
 def register(subparsers) -> None:
@@ -38,8 +38,7 @@ def run(args) -> int:
     from attention_lab.training.evaluation import evaluate
     from attention_lab.training.finetune import encode_imdb, load_run
 
-    if args.batch_size < 1:
-        raise AttentionLabError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_at_least_one("--batch-size", args.batch_size)
     plan = choose_plan(args.precision, args.xla)
     loaded, run_record = load_run(args.checkpoint, dtype=plan.dtype_policy)
     settings = run_record["settings"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, check_at_least_one
 
 DEFAULT_TEST_EXAMPLES = 2_000
 
@@ -78,21 +78,9 @@ def _kind(attention: bool) -> str:
     return "attention" if attention else "plain"
 
 
-def _check_positive(**values) -> None:
-
-    for name, value in values.items():
-        if value < 1:
-            raise AttentionLabError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-
-
 def run_train(args) -> int:
-    _check_positive(
-        epochs=args.epochs,
-        train_examples=args.train_examples,
-        test_examples=args.test_examples,
-        batch_size=args.batch_size,
-        units=args.units,
-    )
+    for name in ("epochs", "train_examples", "test_examples", "batch_size", "units"):
+        check_at_least_one(f"--{name.replace('_', '-')}", getattr(args, name))
     if not args.learning_rate > 0:
         raise AttentionLabError(f"--learning-rate must be positive, got {args.learning_rate}")
     from attention_lab.tasks import get_task

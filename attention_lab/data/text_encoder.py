@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, check_at_least_one
 
 MODES = ("faithful", "clean")
 TRUNCATIONS = ("last", "first")
@@ -126,8 +126,7 @@ def pad_and_truncate(
     """
     if truncate not in TRUNCATIONS:
         raise AttentionLabError(f"unknown truncation {truncate!r}; choose 'last' or 'first'")
-    if max_len < 1:
-        raise AttentionLabError(f"max_len must be at least 1, got {max_len}")
+    check_at_least_one("max_len", max_len)
     out = np.zeros((len(sequences), max_len), dtype=np.int32)
     for row, ids in enumerate(sequences):
         kept = ids[-max_len:] if truncate == "last" else ids[:max_len]

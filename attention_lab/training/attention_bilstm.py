@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, check_at_least_one
 from attention_lab.training.bilstm import PreparedData
 
 
@@ -55,8 +55,7 @@ def train_attention_bilstm(
     """Fit ``model`` on ``prepared``'s training reviews; the per-epoch loss and accuracy."""
     import keras
 
-    if epochs < 1:
-        raise AttentionLabError(f"epochs must be at least 1, got {epochs}")
+    check_at_least_one("epochs", epochs)
     keras.utils.set_random_seed(seed)
     model.compile(
         loss=keras.losses.BinaryCrossentropy(from_logits=True),

@@ -34,7 +34,7 @@ from attention_lab.data.glove import (
 )
 from attention_lab.data.imdb import read_imdb, resolve_imdb_source
 from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary, encode_and_pad
-from attention_lab.errors import AttentionLabError, CheckpointError
+from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, atomic_write_text
 
 BATCH_SIZE = 100
@@ -61,11 +61,6 @@ def _limited(split, limit: int | None):
     return split.texts[:limit], split.labels[:limit]
 
 
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and limit < 1:
-        raise AttentionLabError(f"--limit must be at least 1, got {limit}")
-
-
 def prepare_imdb_glove(
     data=None,
     glove_path=None,
@@ -79,7 +74,7 @@ def prepare_imdb_glove(
     ``glove_path``: a GloVe file, or vectors already loaded by
     :func:`~attention_lab.data.glove.load_glove`; ``None`` skips GloVe (the ``scratch`` mode).
     """
-    _check_limit(limit)
+    check_at_least_one("--limit", limit)
     source = resolve_imdb_source(data)
     train_texts, y_train = _limited(read_imdb("train", source=source), limit)
     test_texts, y_test = _limited(read_imdb("test", source=source), limit)
@@ -203,13 +198,11 @@ def train_bilstm(
 
     if mode not in MODES:
         raise AttentionLabError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    if epochs < 1:
-        raise AttentionLabError(f"--epochs must be at least 1, got {epochs}")
-    if max_len < 1:
-        raise AttentionLabError(f"--max-len must be at least 1, got {max_len}")
+    check_at_least_one("--epochs", epochs)
+    check_at_least_one("--max-len", max_len)
     if not learning_rate > 0:
         raise AttentionLabError(f"--learning-rate must be positive, got {learning_rate}")
-    _check_limit(limit)
+    check_at_least_one("--limit", limit)
     if mode != "scratch" and glove_path is None:
         raise AttentionLabError(f"mode {mode!r} needs GloVe vectors: pass --glove PATH")
     out = Path(out_dir)
@@ -299,7 +292,7 @@ def evaluate_bilstm(model_dir, data=None, limit: int | None = None, verbose: int
     """Load ``model_dir`` written by :func:`train_bilstm` and evaluate it on the test split."""
     import keras
 
-    _check_limit(limit)
+    check_at_least_one("--limit", limit)
     model_dir = Path(model_dir)
     for name in ("model.keras", "vocab.txt", "encoder.json"):
         if not (model_dir / name).is_file():

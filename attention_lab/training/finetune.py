@@ -27,7 +27,7 @@ from pathlib import Path
 from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
-from attention_lab.errors import AttentionLabError, CheckpointError
+from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
 from attention_lab.io import check_separate
 from attention_lab.runtime import choose_plan, machine
 from attention_lab.training import run_folder
@@ -51,8 +51,7 @@ def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, tr
     """The first ``limit`` reviews of ``split`` (the loader's fixed shuffled order), encoded."""
     from attention_lab.data.imdb import read_imdb
 
-    if limit is not None and limit < 1:
-        raise AttentionLabError(f"--limit must be at least 1, got {limit}")
+    check_at_least_one("--limit", limit)
     reviews = read_imdb(split, data=data)
     count = len(reviews) if limit is None else min(limit, len(reviews))
     return encode_reviews(

@@ -24,7 +24,7 @@ import dataclasses
 
 import keras
 
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, check_at_least_one
 from attention_lab.training.callbacks import KEEP_BEST, ResumableEarlyStopping, TrainingCheckpoint
 from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
 from attention_lab.training.optimization import adamw
@@ -79,10 +79,7 @@ class TrainingConfig:
             raise AttentionLabError(
                 f"--keep-best must be one of {list(KEEP_BEST)}, got {self.keep_best!r}"
             )
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise AttentionLabError(
-                f"--patience must be at least 1, got {self.early_stopping_patience}"
-            )
+        check_at_least_one("--patience", self.early_stopping_patience)
 
 
 class Throughput(keras.callbacks.Callback):
