@@ -265,12 +265,48 @@ fig.tight_layout()
 show(fig)
 
 # %% [markdown]
+# ## The truncation study: which tokens of a long review to keep
+#
+# Most IMDb reviews are longer than 150 WordPiece tokens, so the tokens kept decide
+# what the model can read. The chapter keeps the first 150 and leaves the last 150 as an
+# exercise; Sun et al. (2019) found that the head and the tail together do best. The
+# pre-built head was trained on the full data with each strategy, then head + tail at 256
+# tokens, and once with the chapter's exact settings (`--chapter`: 2e-5, float32, the first
+# 150 tokens, 3 epochs). These runs take hours, so the tutorial only reads them (from
+# `python -m benchmarks.imdb_runs`); in fast mode, and for a run not made yet, it says so.
+
+# %%
+STUDY = {  # label: the run folder of benchmarks.imdb_runs
+    "first 150": "full-prebuilt-first",
+    "last 150": "full-prebuilt-last",
+    "head+tail 150": "full-prebuilt-headtail",
+    "head+tail 256": "full-prebuilt-headtail-256",
+    "chapter's settings": "chapter-prebuilt",
+}
+study_folders = {}
+for label, folder_name in STUDY.items() if MODE == "full" else ():
+    folder = finished_run(folder_name)
+    if folder is None or not (folder / "evaluation-test.json").is_file():
+        print(f"{label:>18}: {folder_name}/ is not finished and evaluated yet")
+        continue
+    metrics = json.loads((folder / "evaluation-test.json").read_text())
+    settings = json.loads((folder / "run.json").read_text())["settings"]
+    evaluations[label], study_folders[label] = metrics, folder
+    print(
+        f"{label:>18}: accuracy {metrics['accuracy']:.4f} on {metrics['examples']:,} test "
+        f"reviews ({settings['truncation']}, {settings['max_len']} tokens, "
+        f"{settings['epochs']} epochs, {settings['precision']}, {folder.name}/)"
+    )
+if MODE != "full":
+    print("fast mode: the study's runs are not read")
+
+# %% [markdown]
 # ## What the fine-tuned model reads: attention heatmaps of a review
 #
-# The chapter's review goes through the best of the fine-tuned models (the one tested on the
-# most reviews, and of those the most accurate). First its prediction, then where `[CLS]`
-# (the token both heads read) attends in each block, and one head of the last block, token by
-# token. Attention shows where the model looks, not why it decides.
+# The chapter's review goes through the best of all the fine-tuned models above (the one
+# tested on the most reviews, and of those the most accurate). First its prediction, then
+# where `[CLS]` (the token both heads read) attends in each block, and one head of the last
+# block, token by token. Attention shows where the model looks, not why it decides.
 
 # %%
 REVIEW = (
@@ -279,7 +315,12 @@ REVIEW = (
 )
 best = max(evaluations, key=lambda n: (evaluations[n]["examples"], evaluations[n]["accuracy"]))
 print(f"{best}: accuracy {evaluations[best]['accuracy']:.4f} on {evaluations[best]['examples']:,}")
-loaded, run = runs[best]
+loaded, run = runs[best] if best in runs else load_run(study_folders[best])
+if best not in runs:  # the stages' confusion matrices are above
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    title = f"{best}: accuracy {evaluations[best]['accuracy']:.1%}"
+    plot_confusion_matrix(evaluations[best]["confusion_matrix"], loaded.label_names, ax, title)
+    show(fig)
 model, tokenizer, max_len = loaded.model, loaded.tokenizer(), run["settings"]["max_len"]
 encoded = tokenizer.encode_batch([REVIEW], max_length=max_len, padding="max_length")
 logits = np.asarray(model(encoded, training=False))[0]
