@@ -56,7 +56,7 @@ from attention_lab.convert.weight_map import (
     head_weight_map,
 )
 from attention_lab.errors import CheckpointError
-from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
+from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, check_separate
 from attention_lab.models.bert import BertModel
 from attention_lab.models.classifier import HEADS, build_classifier, head_name
 from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
@@ -194,6 +194,12 @@ def _check_layer_count(state, config: BertConfig, source: str) -> None:
         )
 
 
+def _hf_shape(row) -> tuple[int, ...]:
+    """The shape of ``row``'s tensor in a Hugging Face checkpoint (dense kernels ``(out, in)``)."""
+    shape = tuple(row.variable.shape)
+    return shape[::-1] if row.transpose else shape
+
+
 def _assign(rows, state: dict[str, np.ndarray], source: str, report: LoadReport) -> None:
     """Fill every mapped variable from ``state``, checking names, shapes and values."""
     missing = [row.hf_name for row in rows if row.hf_name not in state]
@@ -206,37 +212,28 @@ def _assign(rows, state: dict[str, np.ndarray], source: str, report: LoadReport)
     for row in rows:
         tensor = state[row.hf_name]
         check_tensor(row.hf_name, tensor, source)
-        value = tensor.T if row.transpose else tensor
-        if tuple(value.shape) != tuple(row.variable.shape):
-            expected = tuple(row.variable.shape)
+        if tuple(tensor.shape) != _hf_shape(row):
             raise CheckpointError(
                 f"{source}: tensor {row.hf_name!r} has shape {tuple(tensor.shape)} but the "
-                f"config gives {expected[::-1] if row.transpose else expected}; config.json "
-                "and the weights disagree"
+                f"config gives {_hf_shape(row)}; config.json and the weights disagree"
             )
+        value = tensor.T if row.transpose else tensor
         row.variable.assign(value.astype(row.variable.dtype))
         report.loaded.append(row.hf_name)
 
 
-def _account_for_the_rest(state, report: LoadReport, head_tensors: set[str], source: str):
-    used = set(report.loaded)
-    for name in sorted(state):
-        if name in used:
-            continue
-        bare = name.removeprefix(ENCODER_PREFIX)
-        if bare in BUFFERS or name.startswith(PRETRAINING_HEAD_PREFIX) or name in head_tensors:
+def _account_for_the_rest(state, report: LoadReport, source: str) -> None:
+    """Skip buffers, pre-training heads and any head on the pooled output; refuse the rest."""
+    heads = {module for modules in HEAD_MODULES.values() for module in modules}
+    for name in sorted(state.keys() - set(report.loaded)):
+        bare, module = name.removeprefix(ENCODER_PREFIX), name.split(".")[0]
+        if bare in BUFFERS or name.startswith(PRETRAINING_HEAD_PREFIX) or module in heads:
             report.skipped.append(name)
             continue
         raise CheckpointError(
             f"{source}: unused tensor {name!r} with shape {tuple(state[name].shape)}; this is "
             "not a BertModel / BertForSequenceClassification checkpoint we know how to convert"
         )
-
-
-def _head_tensors(state) -> set[str]:
-    """The tensors of any head on the pooled output (``classifier.*``, ``head_dense.*``, ...)."""
-    modules = {module for heads in HEAD_MODULES.values() for module in heads}
-    return {name for name in state if name.split(".")[0] in modules}
 
 
 def load_bert(
@@ -269,52 +266,46 @@ def load_bert(
     where = str(directory)
     _check_layer_count(state, config, where)
     saved = _saved_head(ours, state)
-    id2label = hf.get("id2label") or {}
-    names = [str(id2label[k]) for k in sorted(id2label, key=int)] if saved else []
     prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
     has_pooler = f"{prefix}pooler.dense.weight" in state
-    report = LoadReport()
     head = head or saved
-    if head is None:
-        model = BertModel(config, add_pooling_layer=has_pooler, dtype=dtype)
-        model.build()
-        _assign(bert_weight_map(model, prefix=prefix), state, where, report)
-        _account_for_the_rest(state, report, _head_tensors(state), where)
-        return LoadedBert(model, config, directory, [], report)
-    if not has_pooler:
+    if head is not None and not has_pooler:
         raise CheckpointError(
             f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight); both "
             "classifier heads read the pooled [CLS] output, so use a BERT checkpoint saved with "
             "its pooler"
         )
-    config = dataclasses.replace(
-        config, num_labels=num_labels or (config.num_labels if saved else 2)
-    )
-    head_options = {}
-    if head == "custom" and saved == "custom":
-        head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
-    model = build_classifier(head, config, dtype, **head_options)
-    rows = bert_weight_map(model.bert, prefix=prefix)
-    if saved == head and _head_fits(model, head, state):
-        rows += head_weight_map(model, head)
+    if head is None:
+        model = BertModel(config, add_pooling_layer=has_pooler, dtype=dtype)
+        model.build()
+        rows, names = bert_weight_map(model, prefix=prefix), []
     else:
-        names = []
+        config = dataclasses.replace(
+            config, num_labels=num_labels or (config.num_labels if saved else 2)
+        )
+        head_options = {}
+        if head == "custom" and saved == "custom":
+            head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
+        model = build_classifier(head, config, dtype, **head_options)
+        rows = bert_weight_map(model.bert, prefix=prefix)
+        names = default_label_names(config.num_labels)
+        if saved == head and _head_fits(model, head, state):  # the folder's own head: keep it
+            rows += head_weight_map(model, head)
+            id2label = hf.get("id2label") or {}
+            if len(id2label) == config.num_labels:
+                names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+    report = LoadReport()
     _assign(rows, state, where, report)
-    _account_for_the_rest(state, report, _head_tensors(state), where)
-    names = names if len(names) == config.num_labels else default_label_names(config.num_labels)
+    _account_for_the_rest(state, report, where)
     return LoadedBert(model, config, directory, names, report)
 
 
 def _head_fits(model, head: str, state) -> bool:
     """Whether the folder's ``head`` tensors have the shapes of ``model``'s head."""
-    for row in head_weight_map(model, head):
-        tensor = state.get(row.hf_name)
-        if tensor is None:
-            return False
-        shape = tuple(tensor.shape[::-1]) if row.transpose else tuple(tensor.shape)
-        if shape != tuple(row.variable.shape):
-            return False
-    return True
+    return all(
+        row.hf_name in state and tuple(state[row.hf_name].shape) == _hf_shape(row)
+        for row in head_weight_map(model, head)
+    )
 
 
 def default_label_names(num_labels: int) -> list[str]:
@@ -446,8 +437,6 @@ def convert_checkpoint(
     The new folder records where it came from (``source``, the sha256 of the files read, the
     tensors skipped) in config.json's ``attention_lab`` block.
     """
-    from attention_lab.io import check_separate
-
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
