@@ -28,7 +28,7 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import chain
 
 import numpy as np
@@ -50,7 +50,6 @@ from attention_lab.tokenization.truncation import (
     check_side,
     head_and_tail,
     keep_lengths,
-    kept,
     resolve_strategy,
     windows,
 )
@@ -64,21 +63,6 @@ from attention_lab.tokenization.wordpiece import WordPiece
 
 FEATURES = ("input_ids", "token_type_ids", "attention_mask")
 
-# What the WordPiece decoder does to each token with the space before it (tokenizers'
-# ``decoders.WordPiece(cleanup=True)``, which BERT's tokenizer always applies).
-_DECODER_CLEANUP = (
-    (" .", "."),
-    (" ?", "?"),
-    (" !", "!"),
-    (" ,", ","),
-    (" ' ", "'"),
-    (" n't", "n't"),
-    (" 'm", "'m"),
-    (" do not", " don't"),
-    (" 's", "'s"),
-    (" 've", "'ve"),
-    (" 're", "'re"),
-)
 # transformers' ``clean_up_tokenization``, applied to the whole decoded text on request.
 _CLEAN_UP_TOKENIZATION = (
     (" .", "."),
@@ -92,6 +76,10 @@ _CLEAN_UP_TOKENIZATION = (
     (" 've", "'ve"),
     (" 're", "'re"),
 )
+# What the WordPiece decoder does to each token with the space before it (tokenizers'
+# ``decoders.WordPiece(cleanup=True)``, which BERT's tokenizer always applies): the same, with
+# " do not" → " don't" after " 'm".
+_DECODER_CLEANUP = (*_CLEAN_UP_TOKENIZATION[:7], (" do not", " don't"), *_CLEAN_UP_TOKENIZATION[7:])
 
 
 def _check_text(text, name: str) -> str:
@@ -112,11 +100,11 @@ def _check_text(text, name: str) -> str:
     raise AttentionLabError(f"{name} should be a str or UTF-8 bytes, not {type(text).__name__}")
 
 
-def _check_count(value, name: str, minimum: int) -> int:
+def _check_count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise AttentionLabError(f"{name} should be an integer, not {value!r}")
-    if value < minimum:
-        raise AttentionLabError(f"{name}={value} should be at least {minimum}")
+    if value < 0:
+        raise AttentionLabError(f"{name}={value} should be at least 0")
     return int(value)
 
 
@@ -229,24 +217,14 @@ class BertTokenizer:
         so do the other settings (``model_max_length``, ``never_split``, ``padding_side`` …),
         which keyword arguments override.
         """
-        files = find_tokenizer_files(path)
-        found = {
-            key: getattr(files, key)
-            for key in (
-                "strip_accents",
-                "tokenize_chinese_chars",
-                "clean_up_tokenization_spaces",
-                "never_split",
-                "model_max_length",
-                "padding_side",
-                "truncation_side",
-            )
-            if getattr(files, key) is not None
-        }
-        found.update(settings)
-        lower = files.do_lower_case if do_lower_case is None else do_lower_case
+        files = asdict(find_tokenizer_files(path))
+        vocab_file, lower = files.pop("vocab_file"), files.pop("do_lower_case")
+        found = {key: value for key, value in files.items() if value is not None}
+        lower = lower if do_lower_case is None else do_lower_case
         return cls(
-            load_vocab(files.vocab_file), do_lower_case=True if lower is None else lower, **found
+            load_vocab(vocab_file),
+            do_lower_case=True if lower is None else lower,
+            **{**found, **settings},
         )
 
     @property
@@ -613,7 +591,7 @@ class BertTokenizer:
                 )
         specials = self.num_special_tokens_to_add(pair) if add_special_tokens else 0
         if max_length is not None:
-            max_length = _check_count(max_length, "max_length", 0)
+            max_length = _check_count(max_length, "max_length")
             if max_length < specials:
                 raise AttentionLabError(
                     f"max_length={max_length} leaves no room for the {specials} special tokens "
@@ -623,7 +601,7 @@ class BertTokenizer:
         else:
             strategy = None
         room = None if max_length is None else max_length - specials
-        stride = _check_count(stride, "stride", 0)
+        stride = _check_count(stride, "stride")
         if strategy is not None and stride and stride >= room:
             raise AttentionLabError(
                 f"stride={stride} must be smaller than the {room} tokens max_length="
@@ -719,9 +697,9 @@ class BertTokenizer:
             # The common case, one text cut to the room, without the general rules' calls.
             return [(a[:room] if side == "right" else a[len(a) - room :], None)]
         keep_a, keep_b = keep_lengths(len(a), None if b is None else len(b), room, strategy)
-        if not plan.overflow:
-            cut_a = a[kept(len(a), keep_a, side)]
-            return [(cut_a, None if b is None else b[kept(len(b), keep_b, side)])]
+        if not plan.overflow:  # the first window of each
+            cut_a = a[windows(len(a), keep_a, side=side)[0]]
+            return [(cut_a, None if b is None else b[windows(len(b), keep_b, side=side)[0]])]
         cuts_a = windows(len(a), keep_a, plan.stride, side)
         if b is None:
             return [(a[w], None) for w in cuts_a]

@@ -81,13 +81,6 @@ def keep_lengths(len_a: int, len_b: int | None, room: int, strategy: str) -> tup
     return (len_a - excess, b) if index == 0 else (len_a, b - excess)
 
 
-def kept(length: int, keep: int, side: str = "right") -> slice:
-    """The window a cut to ``keep`` tokens keeps (the first of :func:`windows`)."""
-    if keep >= length:
-        return slice(0, length)
-    return slice(0, keep) if side == "right" else slice(length - keep, length)
-
-
 def windows(length: int, keep: int, stride: int = 0, side: str = "right") -> list[slice]:
     """The kept window of a text of ``length`` tokens cut to ``keep``, then the overflowing ones.
 
