@@ -151,7 +151,7 @@ class BasicTokenizer:
         self._never_split = (
             re.compile(alternation(self.never_split, whole_words=True)) if never_split else None
         )
-        self._normalized_chars: dict[str, str] = {}
+        self._one_char: dict[str, bool] = {}  # character → whether it normalises to one
 
         def words(bmp: bool) -> str:
             # One punctuation (or CJK) character, or a run of anything else but whitespace.
@@ -208,15 +208,12 @@ class BasicTokenizer:
         assert "".join(char for char, _ in items) == normalized, text
         return normalized, [origin for _, origin in items]
 
-    def _normalized_char(self, char: str) -> str:
-        normalized = self._normalized_chars.get(char)
-        if normalized is None:
-            normalized = self._normalized_chars[char] = self.normalize(char)
-        return normalized
-
     def _in_place(self, text: str) -> bool:
         """Whether each character of ``text`` normalises to exactly one character."""
-        return all(len(self._normalized_char(c)) == 1 for c in set(text))
+        chars, one = set(text), self._one_char
+        for char in chars.difference(one):
+            one[char] = len(self.normalize(char)) == 1
+        return all(map(one.__getitem__, chars))
 
     def split(self, normalized: str) -> list[str]:
         """Step 5 on normalised text: its words."""

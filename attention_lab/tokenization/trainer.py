@@ -54,14 +54,6 @@ class TrainedVocabulary:
             (tmp / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
-def count_words(texts: Iterable[str], basic: BasicTokenizer) -> Counter:
-    """How often each word of the basic tokenizer occurs in ``texts``."""
-    counts = Counter()
-    for text in texts:
-        counts.update(basic.tokenize(text))
-    return counts
-
-
 class _Merger:
     """Words as lists of piece ids, with pair counts kept up to date as pieces merge."""
 
@@ -148,13 +140,12 @@ class _Merger:
             lost = Counter(zip(word, word[1:], strict=False))
             lost.subtract(zip(merged, merged[1:], strict=False))
             for other, times_lost in lost.items():
-                if times_lost:
+                if times_lost > 0:
                     self.pair_counts[other] -= times_lost * freq
+                elif times_lost < 0:  # gained
+                    self._add_pair(other, -times_lost * freq, index)
+                if times_lost:
                     changed.add(other)
-                    if times_lost < 0:
-                        self.where[other].add(index)
-                        self.pairs_of[other[0]].add(other)
-                        self.pairs_of[other[1]].add(other)
             self.words[index] = merged
         if self.algorithm == "wordpiece":  # every pair with a, b or the new piece has a new score
             for unit in (a, b, new):
@@ -185,7 +176,8 @@ def train_vocabulary(
     """
     if algorithm not in ALGORITHMS:
         raise AttentionLabError(f"unknown algorithm {algorithm!r}; choose wordpiece or bpe")
-    counts = count_words(texts, BasicTokenizer(lowercase=do_lower_case))
+    basic = BasicTokenizer(lowercase=do_lower_case)
+    counts = Counter(word for text in texts for word in basic.tokenize(text))
     if not counts:
         raise AttentionLabError("no words to train on; pass non-empty texts")
     characters = Counter()
