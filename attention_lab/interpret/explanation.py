@@ -26,8 +26,6 @@ every ranking, as Jain and Wallace leave out their start and end symbols.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
@@ -61,19 +59,11 @@ def jensen_shannon(p, q) -> np.ndarray:
     return 0.5 * (kl(p, m) + kl(q, m)).sum(axis=-1)
 
 
-@dataclass
-class Summary:
-    """Mean, standard deviation and count of a per-review measure (NaNs left out)."""
-
-    mean: float
-    std: float
-    count: int
-
-    @classmethod
-    def of(cls, values) -> Summary:
-        values = np.asarray(values, np.float64)
-        values = values[~np.isnan(values)]
-        return cls(float(values.mean()), float(values.std()), int(values.size))
+def summarise(values) -> dict:
+    """``{"mean", "std", "count"}`` of a per-review measure (NaNs left out)."""
+    values = np.asarray(values, np.float64)
+    values = values[~np.isnan(values)]
+    return {"mean": float(values.mean()), "std": float(values.std()), "count": int(values.size)}
 
 
 def _lengths(token_ids: np.ndarray) -> np.ndarray:
@@ -125,9 +115,8 @@ def leave_one_out(model, token_ids: np.ndarray, batch_size: int = 500) -> np.nda
         variants.append(np.pad(shorter, ((0, 0), (0, width - length + 1))))
     removed = predict_probabilities(model, np.concatenate(variants), batch_size)
     importance = np.zeros(token_ids.shape)
-    starts = np.concatenate([[0], np.cumsum(lengths)])
-    for i, length in enumerate(lengths):
-        importance[i, :length] = np.abs(full[i] - removed[starts[i] : starts[i + 1]])
+    for i, changed in enumerate(np.split(removed, np.cumsum(lengths)[:-1])):
+        importance[i, : len(changed)] = np.abs(full[i] - changed)
     return importance
 
 
@@ -181,23 +170,19 @@ def adversarial_attention(
     optimizer = tf.keras.optimizers.Adam(learning_rate)
     padding = tf.constant((1.0 - mask) * -1e9)
 
-    def objective():
-        candidate = tf.nn.softmax(logits + padding, axis=-1)
-        middle = 0.5 * (candidate + target)
-        divergence = 0.5 * tf.reduce_sum(
-            candidate * (tf.math.log(candidate + 1e-12) - tf.math.log(middle + 1e-12))
-            + target * (tf.math.log(target + 1e-12) - tf.math.log(middle + 1e-12)),
-            axis=-1,
-        )
-        change = tf.abs(tf.sigmoid(model.classify(states, candidate)) - base)
-        return candidate, divergence, change
-
     best = np.zeros(len(weights))
     best_change = np.zeros(len(weights))
     best_weights = weights.copy()
     for _ in range(steps):
         with tf.GradientTape() as tape:
-            candidate, divergence, change = objective()
+            candidate = tf.nn.softmax(logits + padding, axis=-1)
+            middle = 0.5 * (candidate + target)
+            divergence = 0.5 * tf.reduce_sum(  # JSD(α̃, α), as jensen_shannon but differentiable
+                candidate * (tf.math.log(candidate + 1e-12) - tf.math.log(middle + 1e-12))
+                + target * (tf.math.log(target + 1e-12) - tf.math.log(middle + 1e-12)),
+                axis=-1,
+            )
+            change = tf.abs(tf.sigmoid(model.classify(states, candidate)) - base)
             loss = -tf.reduce_sum(divergence - penalty * tf.nn.relu(change - epsilon))
         optimizer.apply_gradients([(tape.gradient(loss, logits), logits)])
         found = (change.numpy() <= epsilon) & (divergence.numpy() > best)
@@ -212,7 +197,7 @@ def bert_agreement(classifier, tokenizer, texts, steps: int = 32, max_len: int =
     layer, mean over heads) and ``|gradient × input|``; and IG's completeness errors."""
     from attention_lab.interpret.attributions import gradient_x_input, integrated_gradients
     from attention_lab.interpret.rollout import cls_relevance
-    from attention_lab.viz.attention import attention_maps
+    from attention_lab.viz.attention import attention_maps, cls_attention
 
     rows = {"rollout": [], "raw_cls_attention": [], "gradient_x_input": [], "completeness": []}
     for text in texts:
@@ -222,8 +207,7 @@ def bert_agreement(classifier, tokenizer, texts, steps: int = 32, max_len: int =
         words = slice(1, len(ig.tokens) - 1)  # without [CLS] and [SEP]
         reference = np.abs(ig.scores[words])
         rows["rollout"].append(kendall_tau(cls_relevance(maps.weights)[-1][words], reference))
-        raw = maps.weights[-1, :, 0, :].mean(axis=0)
-        rows["raw_cls_attention"].append(kendall_tau(raw[words], reference))
+        rows["raw_cls_attention"].append(kendall_tau(cls_attention(maps)[-1][words], reference))
         rows["gradient_x_input"].append(kendall_tau(np.abs(gxi.scores[words]), reference))
         rows["completeness"].append(ig.completeness_error)
     return {key: np.asarray(values) for key, values in rows.items()}

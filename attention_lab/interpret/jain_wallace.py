@@ -88,10 +88,6 @@ class _Clock:
         print(f"[jain-wallace] {name}: {self.seconds[name]:.0f} s", flush=True)
 
 
-def _words(encoder, ids: np.ndarray) -> list[str]:
-    return encoder.decode(ids[ids != 0]).split(" ")
-
-
 def _example_row(prepared, data, settings: Settings) -> tuple[np.ndarray, str]:
     """The chapter's review (section 3) from the training split, encoded; else test review 0."""
     from attention_lab.data.imdb import read_imdb
@@ -134,15 +130,11 @@ def _bilstm_measures(model, ids: np.ndarray, settings: Settings, clock: _Clock) 
 
 
 def _summaries(arrays: dict, settings: Settings) -> dict:
-    from attention_lab.interpret.explanation import Summary
+    from attention_lab.interpret.explanation import summarise
 
-    def summary(key):
-        return dataclasses.asdict(Summary.of(arrays[key]))
-
+    taus = ("attention_gradient", "attention_loo", "gradient_loo")
     results = {
-        "kendall_tau": {
-            k: summary(f"tau_{k}") for k in ("attention_gradient", "attention_loo", "gradient_loo")
-        },
+        "kendall_tau": {k: summarise(arrays[f"tau_{k}"]) for k in taus},
         "permutation": {
             "median_of_medians": float(np.median(arrays["permutation_median"])),
             "share_below_0.01": float((arrays["permutation_median"] < 0.01).mean()),
@@ -158,9 +150,9 @@ def _summaries(arrays: dict, settings: Settings) -> dict:
     if "bert_tau_rollout" in arrays:
         results["bert"] = {
             "kendall_tau": {
-                "rollout_ig": summary("bert_tau_rollout"),
-                "raw_cls_attention_ig": summary("bert_tau_raw_cls_attention"),
-                "gradient_x_input_ig": summary("bert_tau_gradient_x_input"),
+                "rollout_ig": summarise(arrays["bert_tau_rollout"]),
+                "raw_cls_attention_ig": summarise(arrays["bert_tau_raw_cls_attention"]),
+                "gradient_x_input_ig": summarise(arrays["bert_tau_gradient_x_input"]),
             },
             "ig_completeness_error_max": float(np.nanmax(arrays["bert_completeness"])),
             "ig_completeness_error_median": float(np.median(arrays["bert_completeness"])),
@@ -173,7 +165,7 @@ def _write_example(model, prepared, data, settings: Settings, folder: Path) -> d
     from attention_lab.viz.attention import plot_token_scores, save_figure
 
     row, which = _example_row(prepared, data, settings)
-    words = _words(prepared.encoder, row[0])
+    words = prepared.encoder.decode(row[0][row[0] != 0]).split(" ")
     n = len(words)
     weights, _, output = ex.attention_and_states(model, row)
     _, change, adversarial = ex.adversarial_attention(
@@ -220,9 +212,8 @@ def _bert_arrays(loaded, data, settings: Settings) -> dict:
         steps=settings.ig_steps,
         max_len=settings.bert_max_len,
     )
-    return {f"bert_tau_{k}": v for k, v in rows.items() if k != "completeness"} | {
-        "bert_completeness": rows["completeness"]
-    }
+    completeness = rows.pop("completeness")
+    return {f"bert_tau_{k}": v for k, v in rows.items()} | {"bert_completeness": completeness}
 
 
 def _is_ours(folder: Path) -> bool:
