@@ -108,10 +108,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         signature: dict | None = None,
     ):
         super().__init__()
-        if keep_best not in KEEP_BEST:
-            raise AttentionLabError(
-                f"keep_best must be one of {list(KEEP_BEST)}, got {keep_best!r}"
-            )
         self.directory = Path(directory)
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
@@ -191,10 +187,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             if old.name != name:
                 old.unlink()
 
-    def _save_best(self) -> None:
-        with atomic_file(self.directory / BEST) as tmp:
-            self.model.save_weights(tmp)
-
     # --- fit's events -------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
@@ -252,7 +244,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             if improves(value, self.state.best_value, self.keep_best):
                 self.state.best_value, self.state.best_epoch = value, epoch + 1
                 self.state.epochs_without_improvement = 0
-                self._save_best()
+                with atomic_file(self.directory / BEST) as tmp:
+                    self.model.save_weights(tmp)
             else:
                 self.state.epochs_without_improvement += 1
         self._save()

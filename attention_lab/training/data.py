@@ -83,7 +83,7 @@ class EncodedDataset:
         """The features of ``indices``, trimmed to the first ``width`` positions."""
         return {k: v[indices, :width] for k, v in self.features.items()}
 
-    def check(self, num_labels: int, name: str = "dataset") -> EncodedDataset:
+    def check(self, num_labels: int, name: str = "dataset") -> None:
         """Refuse an empty dataset and labels outside ``0 … num_labels - 1``."""
         if len(self) == 0:
             raise AttentionLabError(
@@ -96,7 +96,6 @@ class EncodedDataset:
                 f"{num_labels}-label head needs labels 0 … {num_labels - 1} (IMDb: 0 = negative, "
                 "1 = positive; the unsupervised split's -1 cannot be trained on)"
             )
-        return self
 
 
 def encode_reviews(
@@ -153,6 +152,11 @@ class ArrayBatches(keras.utils.PyDataset):
     def __init__(self, data: EncodedDataset):
         super().__init__()
         self.data = data
+
+    def batch(self, rows: np.ndarray, trim: bool = True):
+        """``(features, labels)`` of ``rows``; ``trim``: padded only to their longest review."""
+        width = padded_width(self.data.lengths[rows].max(), self.data.max_len) if trim else None
+        return self.data.rows(rows, width), self.data.labels[rows]
 
     def for_fit(self):
         """What to pass to ``fit``: this dataset, or on TensorFlow a ``tf.data`` pipeline of
@@ -228,11 +232,7 @@ class TrainingStream(ArrayBatches):
         epoch, position = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self._epoch, self._batches = epoch, self.epoch_batches(epoch)
-        rows = self._batches[position]
-        width = None
-        if self.bucket_by_length:
-            width = padded_width(self.data.lengths[rows].max(), self.data.max_len)
-        return self.data.rows(rows, width), self.data.labels[rows]
+        return self.batch(self._batches[position], trim=self.bucket_by_length)
 
 
 class InferenceBatches(ArrayBatches):
@@ -257,6 +257,4 @@ class InferenceBatches(ArrayBatches):
     def __getitem__(self, index: int):
         if not 0 <= index < self.num_batches:
             raise IndexError(index)
-        rows = self.batch_rows(index)
-        width = padded_width(self.data.lengths[rows].max(), self.data.max_len)
-        return self.data.rows(rows, width), self.data.labels[rows]
+        return self.batch(self.batch_rows(index))

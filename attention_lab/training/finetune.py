@@ -28,7 +28,7 @@ from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
-from attention_lab.io import check_separate
+from attention_lab.io import atomic_write_json, check_separate
 from attention_lab.runtime import choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
@@ -53,9 +53,8 @@ def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, tr
 
     check_at_least_one("--limit", limit)
     reviews = read_imdb(split, data=data)
-    count = len(reviews) if limit is None else min(limit, len(reviews))
     return encode_reviews(
-        tokenizer, reviews.texts[:count], reviews.labels[:count], max_len, truncation
+        tokenizer, reviews.texts[:limit], reviews.labels[:limit], max_len, truncation
     )
 
 
@@ -181,7 +180,7 @@ def finetune(
     }
     if previous is None:
         out.mkdir(parents=True, exist_ok=True)
-        run_folder.write_run(out, record)
+        atomic_write_json(out / run_folder.RUN_FILE, record)
 
     result = fit_classifier(
         classifier,
@@ -199,7 +198,7 @@ def finetune(
         result=result,
         finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
     )
-    run_folder.write_run(out, record)
+    atomic_write_json(out / run_folder.RUN_FILE, record)
     shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
     return record
 

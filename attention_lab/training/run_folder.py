@@ -20,18 +20,12 @@ from pathlib import Path
 
 from attention_lab.convert.bert_folder import RUN_FILE
 from attention_lab.errors import CheckpointError
-from attention_lab.io import atomic_write_json
 
 FORMAT = "attention_lab.run/2"
 CHECKPOINTS = "checkpoints"
 STATUSES = ("training", "complete")
 # Keys every run.json has, with their JSON types.
-REQUIRED = {
-    "format": str,
-    "status": str,
-    "settings": dict,
-    "label_names": list,
-}
+REQUIRED = {"format": str, "status": str, "settings": dict, "label_names": list}
 # Settings a fresh command may change without changing what is trained.
 NOT_IDENTITY = ("checkpoint_every",)
 # Settings added after this format began, with the value that runs written before them had.
@@ -90,10 +84,6 @@ def read_finished_run(run_dir: str | os.PathLike) -> dict:
             "command again to resume it"
         )
     return record
-
-
-def write_run(run_dir: Path, record: dict) -> None:
-    atomic_write_json(Path(run_dir) / RUN_FILE, record)
 
 
 def differences(previous: dict, current: dict) -> list[str]:
