@@ -83,11 +83,6 @@ def log_odds(logits, target: int):
     return logits[:, target] - tf.reduce_logsumexp(others, axis=1)
 
 
-def _encode(tokenizer, text: str, max_len: int, truncation: str) -> dict[str, np.ndarray]:
-    encoded = tokenizer.encode_batch([text], max_length=max_len, truncation=truncation)
-    return {key: np.asarray(value) for key, value in encoded.items()}  # (1, n), no padding
-
-
 def _check(classifier, target: int | None, steps: int) -> None:
     labels = classifier.config.num_labels
     if labels < 2:
@@ -114,20 +109,21 @@ def _gradients(classifier, embeddings, encoded, target: int):
     return output.numpy(), tape.gradient(output, embeddings).numpy()
 
 
-def _inputs(classifier, tokenizer, text, max_len, truncation):
-    encoded = _encode(tokenizer, text, max_len, truncation)
+def _inputs(classifier, tokenizer, text, target, max_len, truncation):
+    """``(encoded, ids, x, target)``: the text's ``(1, n)`` arrays (no padding), its ids
+    ``(n,)``, their word embeddings ``x`` ``(1, n, hidden)`` and ``target``, the predicted
+    label when None."""
+    encoded = tokenizer.encode_batch([text], max_length=max_len, truncation=truncation)
+    encoded = {key: np.asarray(value) for key, value in encoded.items()}
     table = np.asarray(classifier.bert.embeddings.word_embeddings.embeddings)
     ids = encoded["input_ids"][0]
-    return encoded, ids, table[ids][None]  # (1, n, hidden)
-
-
-def _target(classifier, embeddings, encoded, target):
-    if target is not None:
-        return target
-    logits = logits_from_word_embeddings(
-        classifier, embeddings, encoded["token_type_ids"], encoded["attention_mask"]
-    )
-    return int(np.argmax(np.asarray(logits)[0]))
+    x = table[ids][None]
+    if target is None:
+        logits = logits_from_word_embeddings(
+            classifier, x, encoded["token_type_ids"], encoded["attention_mask"]
+        )
+        target = int(np.argmax(np.asarray(logits)[0]))
+    return encoded, ids, x, target
 
 
 def gradient_x_input(
@@ -140,8 +136,7 @@ def gradient_x_input(
 ) -> Attribution:
     """``xₜ · ∂f/∂xₜ`` per token; ``target`` defaults to the predicted label."""
     _check(classifier, target, 1)
-    encoded, ids, x = _inputs(classifier, tokenizer, text, max_len, truncation)
-    target = _target(classifier, x, encoded, target)
+    encoded, ids, x, target = _inputs(classifier, tokenizer, text, target, max_len, truncation)
     output, grad = _gradients(classifier, x, encoded, target)
     scores = (x[0] * grad[0]).sum(axis=-1)  # (n,)
     tokens = tokenizer.convert_ids_to_tokens(ids)
@@ -173,8 +168,7 @@ def integrated_gradients(
     attributions add up to ``f(x) − f(x′)`` within 1%); raise ``steps`` if it is not.
     """
     _check(classifier, target, steps)
-    encoded, ids, x = _inputs(classifier, tokenizer, text, max_len, truncation)
-    target = _target(classifier, x, encoded, target)
+    encoded, ids, x, target = _inputs(classifier, tokenizer, text, target, max_len, truncation)
     baseline = baseline_embeddings(classifier, tokenizer, ids)
     nodes, weights = np.polynomial.legendre.leggauss(steps)
     alphas, weights = (nodes + 1.0) / 2.0, weights / 2.0  # on [0, 1], weights sum to 1
