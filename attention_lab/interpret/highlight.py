@@ -24,13 +24,12 @@ def _background(score: float, largest: float, signed: bool) -> str:
 
 def highlight_html(text: str, words, scores, title: str | None = None) -> str:
     """An HTML fragment: ``text`` with each of ``words`` (:class:`~attention_lab.interpret.Word`)
-        on a background coloured by its score; the text between words is kept as it is, and text
+    on a background coloured by its score; the text between words is kept as it is, and text
     after the last word (cut off by the model's length) is greyed out."""
     scores = np.asarray(scores, dtype=np.float64)
     if len(words) != len(scores):
         raise AttentionLabError(f"{len(words)} words but {len(scores)} scores; pass one per word")
-    largest = float(np.abs(scores).max()) if len(scores) else 0.0
-    largest = largest or 1.0
+    largest = float(np.abs(scores).max(initial=0.0)) or 1.0
     signed = bool((scores < 0).any())
     parts, position = [], 0
     for word, score in zip(words, scores, strict=True):

@@ -73,23 +73,20 @@ class AttentionBiLSTMClassifier(keras.Model):
         self.attention = attention
 
     def build(self, input_shape=None):
-        states = (None, None, 2 * self.rnn_units)
         self.embedding = keras.layers.Embedding(
             self.vocab_size, self.embedding_dim, mask_zero=True, name="embedding"
         )
         self.bilstm = keras.layers.Bidirectional(
             keras.layers.LSTM(self.rnn_units, return_sequences=True), name="bilstm"
         )
-        self.additive = (
-            BahdanauAttention(self.attention_units, name="additive_attention")
-            if self.attention == "learned"
-            else None
-        )
+        self.additive = None
+        if self.attention == "learned":
+            self.additive = BahdanauAttention(self.attention_units, name="additive_attention")
         self.output_layer = keras.layers.Dense(1, name="sentiment")
         self.embedding.build((None, None))
         self.bilstm.build((None, None, self.embedding_dim))
         if self.additive is not None:
-            self.additive.build((None, 1), states)
+            self.additive.build((None, 1), (None, None, 2 * self.rnn_units))
         self.output_layer.build((None, 2 * self.rnn_units))
         self.built = True
 

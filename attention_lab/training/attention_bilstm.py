@@ -71,9 +71,8 @@ def train_attention_bilstm(
         shuffle=True,
         verbose=verbose,
     )
-    keys = list(history.history)
     return [
-        {"epoch": epoch + 1, **{k: float(history.history[k][epoch]) for k in keys}}
+        {"epoch": epoch + 1, **{k: float(v[epoch]) for k, v in history.history.items()}}
         for epoch in range(epochs)
     ]
 
