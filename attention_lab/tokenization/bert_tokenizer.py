@@ -564,16 +564,16 @@ class BertTokenizer:
     def _plan(
         self,
         pair: bool,
-        add_special_tokens,
         padding,
         truncation,
         max_length,
-        stride,
-        split_into_words,
-        pad_to_multiple_of,
-        padding_side,
-        overflow,
         head_tokens,
+        add_special_tokens=True,
+        stride=0,
+        split_into_words=False,
+        pad_to_multiple_of=None,
+        padding_side=None,
+        overflow=False,
     ) -> _Plan:
         """The call's options checked and resolved, with Hugging Face's rules: ``max_length``
         alone means truncation, and without ``max_length`` truncation and ``"max_length"``
@@ -855,15 +855,9 @@ class BertTokenizer:
         pairs = [None] * len(texts) if text_pairs is None else list(text_pairs)
         plan = self._plan(
             text_pairs is not None,
-            add_special_tokens=True,
             padding=padding,
             truncation=truncation if max_length is not None else False,
             max_length=max_length,
-            stride=0,
-            split_into_words=False,
-            pad_to_multiple_of=None,
-            padding_side=None,
-            overflow=False,
             head_tokens=head_tokens,
         )
         encoded, _ = self._collated(texts, pairs, plan, FEATURES, False, "np", False, np.int32)

@@ -232,12 +232,8 @@ def to_tensors(data: dict, return_tensors: str | None, dtype=np.int64) -> dict:
         )
     out = {}
     for key, rows in data.items():
-        if (
-            isinstance(rows, list)
-            and rows
-            and isinstance(rows[0], list)
-            and (len({len(r) for r in rows}) > 1)
-        ):
+        nested = isinstance(rows, list) and rows and isinstance(rows[0], list)
+        if nested and len({len(row) for row in rows}) > 1:
             raise AttentionLabError(
                 f"{key} has rows of different lengths, which cannot form an array; pass "
                 "padding=True (the longest row) or padding='max_length'"
