@@ -18,14 +18,13 @@ contain the merged pair, which is what makes a 30,000-token vocabulary a matter 
 from __future__ import annotations
 
 import heapq
-import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.io import atomic_directory
+from attention_lab.io import atomic_directory, atomic_write_json, atomic_write_text
 from attention_lab.tokenization.basic import BasicTokenizer
 from attention_lab.tokenization.vocab import TRAINED_VOCAB_SPECIALS, VOCAB_FILE
 
@@ -50,8 +49,8 @@ class TrainedVocabulary:
             "trained_with": f"attention_lab {self.algorithm}",
         }
         with atomic_directory(directory, overwrite=overwrite) as tmp:
-            (tmp / VOCAB_FILE).write_text("".join(t + "\n" for t in self.tokens), "utf-8")
-            (tmp / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+            atomic_write_text(tmp / VOCAB_FILE, "".join(t + "\n" for t in self.tokens))
+            atomic_write_json(tmp / "tokenizer_config.json", config, indent=2)
 
 
 class _Merger:
