@@ -38,15 +38,6 @@ def named_outputs(hidden_states, attentions, last, pooled, logits) -> dict:
     return names
 
 
-def kind_of(name: str) -> str:
-    """``"attention"``, ``"sequence"`` (one vector per position) or ``"pooled"``."""
-    if name.startswith("attentions["):
-        return "attention"
-    if name in ("pooler_output", "logits"):
-        return "pooled"
-    return "sequence"
-
-
 def _max(values: np.ndarray) -> float | None:
     return float(values.max()) if values.size else None
 
@@ -71,7 +62,12 @@ class TensorStats:
 
     @property
     def kind(self) -> str:
-        return kind_of(self.name)
+        """``"attention"``, ``"sequence"`` (one vector per position) or ``"pooled"``."""
+        if self.name.startswith("attentions["):
+            return "attention"
+        if self.name in ("pooler_output", "logits"):
+            return "pooled"
+        return "sequence"
 
     @property
     def mean_abs_diff(self) -> float:

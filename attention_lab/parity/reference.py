@@ -61,13 +61,11 @@ class Reference:
             bert = model.bert if self.with_head else model
             base = bert(**inputs, output_hidden_states=True, output_attentions=True)
             logits = model(**inputs).logits if self.with_head else None
+        # float64 from the float64 run, float32 (bfloat16 exactly) otherwise
+        dtype = torch.float64 if precision == "float64" else torch.float32
 
-        def numpy(t):  # float64 from the float64 run, float32 (bfloat16 exactly) otherwise
-            if t is None:
-                return None
-            return (
-                t.detach().to(torch.float64 if t.dtype == torch.float64 else torch.float32).numpy()
-            )
+        def numpy(t):
+            return None if t is None else t.detach().to(dtype).numpy()
 
         return named_outputs(
             [numpy(h) for h in base.hidden_states],

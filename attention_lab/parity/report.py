@@ -119,22 +119,13 @@ class Criteria:
         return None
 
     def describe(self) -> str:
-        if self.relative:
-            tolerances = (
-                f"tolerance = {self.hidden:.2e} x max|x| (hidden, pooled, logits), "
-                f"{self.attention:.2e} x max|x| (attention)"
-            )
-            floor = f"{self.float64_floor:.2e} x max|x|"
-        else:
-            tolerances = (
-                f"tolerance = {self.hidden:.0e} (hidden, pooled, logits), "
-                f"{self.attention:.0e} (attention)"
-            )
-            floor = f"{self.float64_floor:.0e}"
+        digits, unit = (".2e", " x max|x|") if self.relative else (".0e", "")
         return (
             f"pass rule at real tokens: |ours-ref| <= tolerance and |ours-f64| <= f64 limit;\n"
-            f"  {tolerances};\n"
-            f"  f64 limit = max({self.float64_factor:g} x |ref-f64|, {floor}); "
+            f"  tolerance = {self.hidden:{digits}}{unit} (hidden, pooled, logits), "
+            f"{self.attention:{digits}}{unit} (attention);\n"
+            f"  f64 limit = max({self.float64_factor:g} x |ref-f64|, "
+            f"{self.float64_floor:{digits}}{unit}); "
             f"padded keys get <= {self.padded_key_limit:.0e} weight.\n"
             "  relative = |ours-ref| / max|x| of the float64 tensor at real tokens; the padded\n"
             "  column (|ours-ref| at padded positions) is for information only."
@@ -176,6 +167,11 @@ class ParityReport:
     def first_failure(self) -> str | None:
         return next((row.name for row in self.rows if self.criteria.failure(row)), None)
 
+    @property
+    def failure_reason(self) -> str | None:
+        """Why :attr:`first_failure` fails the pass rule."""
+        return next(filter(None, map(self.criteria.failure, self.rows)), None)
+
     def _by_kind(self, value) -> dict:
         """``value(row)`` under the JSON keys of ``max_abs_diff``."""
         rows = {row.name: row for row in self.rows}
@@ -191,7 +187,6 @@ class ParityReport:
         return summary
 
     def to_dict(self) -> dict:
-        failure = self.first_failure
         return {
             "passed": self.passed,
             "model": self.model,
@@ -203,8 +198,8 @@ class ParityReport:
             "padded_tokens": self.padded_tokens,
             "truncated": self.truncated,
             "max_length": self.max_length,
-            "first_failure": failure,
-            "failure_reason": self.criteria.failure(self._row(failure)) if failure else None,
+            "first_failure": self.first_failure,
+            "failure_reason": self.failure_reason,
             "max_abs_diff": self._by_kind(lambda r: r.max_abs_diff),
             "max_abs_diff_padded": self._by_kind(lambda r: r.max_abs_diff_padded),
             "max_abs_error_vs_float64": {
@@ -233,9 +228,6 @@ class ParityReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
-
-    def _row(self, name: str) -> TensorStats:
-        return next(row for row in self.rows if row.name == name)
 
     @staticmethod
     def _relative(row: TensorStats) -> float:
@@ -296,12 +288,12 @@ class ParityReport:
             f"{reference} {theirs:.2e}: ours is {ours / theirs:.2f}x as far from float64 as "
             f"Hugging Face's own {reference}"
         )
-        failure = self.first_failure
-        if failure is None:
+        if self.passed:
             lines.append("PASSED: every tensor within tolerance")
         else:
-            reason = self.criteria.failure(self._row(failure))
-            lines.append(f"FAILED: first tensor over tolerance: {failure} ({reason})")
+            lines.append(
+                f"FAILED: first tensor over tolerance: {self.first_failure} ({self.failure_reason})"
+            )
         return "\n".join(lines)
 
 
