@@ -55,12 +55,6 @@ class PreparedData:
     empty_reviews: int  # train + test reviews with no token at all (all-padding rows)
 
 
-def _limited(split, limit: int | None):
-    if limit is None:
-        return split.texts, split.labels
-    return split.texts[:limit], split.labels[:limit]
-
-
 def prepare_imdb_glove(
     data=None,
     glove_path=None,
@@ -76,8 +70,9 @@ def prepare_imdb_glove(
     """
     check_at_least_one("--limit", limit)
     source = resolve_imdb_source(data)
-    train_texts, y_train = _limited(read_imdb("train", source=source), limit)
-    test_texts, y_test = _limited(read_imdb("test", source=source), limit)
+    train, test = read_imdb("train", source=source), read_imdb("test", source=source)
+    train_texts, y_train = train.texts[:limit], train.labels[:limit]  # [:None]: all of it
+    test_texts, y_test = test.texts[:limit], test.labels[:limit]
     vocabulary, max_tokens = build_vocabulary(train_texts)
     encoder = TokenEncoder(vocabulary, lowercase=True, mode=encoder_mode)
     x_train = encode_and_pad(encoder, train_texts, max_len, truncate)
@@ -310,7 +305,8 @@ def evaluate_bilstm(model_dir, data=None, limit: int | None = None, verbose: int
             f"{model_dir}: encoder.json or vocab.txt is damaged ({type(err).__name__}: {err}); "
             "train the run again with `attention-lab glove train`"
         ) from err
-    test_texts, y_test = _limited(read_imdb("test", data), limit)
+    test = read_imdb("test", data)
+    test_texts, y_test = test.texts[:limit], test.labels[:limit]
     x_test = encode_and_pad(encoder, test_texts, max_len, truncate)
     try:
         model = keras.models.load_model(model_dir / "model.keras")
