@@ -18,8 +18,6 @@ import argparse
 
 from attention_lab.errors import AttentionLabError, check_at_least_one
 
-DEFAULT_TEST_EXAMPLES = 2_000
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -40,7 +38,7 @@ def register(subparsers) -> None:
     )
     train.add_argument("--epochs", type=int, default=6)
     train.add_argument("--train-examples", type=int, default=20_000)
-    train.add_argument("--test-examples", type=int, default=DEFAULT_TEST_EXAMPLES)
+    train.add_argument("--test-examples", type=int, default=2_000)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--learning-rate", type=float, default=3e-3)
     train.add_argument("--units", type=int, default=64, help="encoder LSTM units per direction")

@@ -110,10 +110,9 @@ class ImdbSplit:
         return sum(1 for text in self.texts if not text)
 
 
-def _check_split(split: str) -> str:
+def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise AttentionLabError(f"unknown IMDb split {split!r}; choose one of {', '.join(SPLITS)}")
-    return split
 
 
 def _find_directory(path: Path) -> Path:

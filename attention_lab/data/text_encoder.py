@@ -108,12 +108,9 @@ class TokenEncoder:
 
     def decode(self, ids: Iterable[int]) -> str:
         """Tokens joined by spaces; padding dropped, OOV ids shown as ``UNK``."""
-        words = []
-        for index in ids:
-            if index == 0:
-                continue
-            words.append(self._tokens[index - 1] if index < self.oov_id else "UNK")
-        return " ".join(words)
+        return " ".join(
+            self._tokens[index - 1] if index < self.oov_id else "UNK" for index in ids if index != 0
+        )
 
 
 def pad_and_truncate(

@@ -297,7 +297,10 @@ class EncoderDecoder(keras.Model):
 
     def teacher_forced_alignment(self, inputs):
         """Attention weights ``(batch, T, S)`` while reading the true targets (attention only)."""
-        self._require_attention()
+        if not self.use_attention:
+            raise AttentionLabError(
+                "this model has no attention, so no alignment: train one with --attention"
+            )
         return self.decoder(inputs["decoder_input"], self.encoder(inputs["source"]))[1]
 
     def greedy_decode(self, source):
@@ -366,12 +369,6 @@ class EncoderDecoder(keras.Model):
             ended=ended,
             alignment=weights[:n_out, : len(text)] if self.use_attention else None,
         )
-
-    def _require_attention(self):
-        if not self.use_attention:
-            raise AttentionLabError(
-                "this model has no attention, so no alignment: train one with --attention"
-            )
 
     def get_config(self):
         config = super().get_config()

@@ -67,13 +67,9 @@ FORMATS = (
 )
 
 
-def random_date(rng: random.Random) -> datetime.date:
-    return FIRST_DAY + datetime.timedelta(days=rng.randrange((LAST_DAY - FIRST_DAY).days + 1))
-
-
 def generate(rng: random.Random) -> tuple[str, str]:
     """One ``(human-readable date, ISO date)`` pair in a randomly chosen format."""
-    date = random_date(rng)
+    date = FIRST_DAY + datetime.timedelta(days=rng.randrange((LAST_DAY - FIRST_DAY).days + 1))
     return rng.choice(FORMATS)(date), date.isoformat()
 
 
