@@ -169,9 +169,7 @@ _JS = r"""
   function focus(side, i, shares) {
     const mine = side === "left" ? "data-q" : "data-k";
     for (const line of svg.querySelectorAll("line.attn")) {
-      const active = +line.getAttribute(mine) === i;
-      line.classList.toggle("active", active);
-      line.classList.toggle("dim", !active);
+      line.classList.toggle("dim", +line.getAttribute(mine) !== i);
     }
     for (const t of svg.querySelectorAll("text.token")) {
       t.classList.toggle("focus", t.dataset.side === side && +t.dataset.index === i);
@@ -187,7 +185,7 @@ _JS = r"""
     }
   }
   function unfocus(shares) {
-    for (const line of svg.querySelectorAll("line.attn")) line.classList.remove("active", "dim");
+    for (const line of svg.querySelectorAll("line.attn")) line.classList.remove("dim");
     for (const t of svg.querySelectorAll("text.token")) t.classList.remove("focus");
     shares.replaceChildren();
   }

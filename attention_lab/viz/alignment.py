@@ -13,10 +13,6 @@ from attention_lab.errors import AttentionLabError
 from attention_lab.viz.heatmap import plot_heatmap
 
 
-def _visible(token: str) -> str:
-    return "␣" if token == " " else token
-
-
 def plot_alignment(translation, ax=None):
     """Heatmap of ``translation.alignment``: source characters across, output tokens down.
 
@@ -29,7 +25,7 @@ def plot_alignment(translation, ax=None):
         )
     return plot_heatmap(
         translation.alignment,
-        [_visible(token) for token in translation.source_tokens],
+        ["␣" if token == " " else token for token in translation.source_tokens],
         translation.target_tokens,
         ax=ax,
         title=f"{translation.source!r} → {translation.text!r}",

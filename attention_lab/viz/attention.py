@@ -80,22 +80,20 @@ def attention_maps(
 ):
     """Run ``bert`` (a :class:`~attention_lab.models.bert.BertModel`) on ``text``.
 
-    Returns :class:`AttentionMaps` with the rows and columns of padding removed. With
+    Returns :class:`AttentionMaps` of the text alone, so without padding. With
     ``queries_and_keys``, each block's ``query`` and ``key`` projections are applied to the
     hidden states that enter it (the block's own layers, so the scores are the model's).
     """
     from keras import ops
 
-    encoded = tokenizer.encode_batch(
-        [text], max_length=max_len, truncation=truncation, padding="max_length"
-    )
-    length = int(np.asarray(encoded["attention_mask"])[0].sum())
-    inputs = {k: np.asarray(encoded[k])[:, :length] for k in encoded}  # any Keras backend
+    encoded = tokenizer.encode_batch([text], max_length=max_len, truncation=truncation)
+    inputs = {k: np.asarray(v) for k, v in encoded.items()}  # (1, n), numpy for any backend
     outputs = bert(
         inputs, training=False, output_attentions=True, output_hidden_states=queries_and_keys
     )
     weights = np.stack([ops.convert_to_numpy(a)[0] for a in outputs["attentions"]])  # (L, A, n, n)
-    ids = np.asarray(encoded["input_ids"])[0, :length]
+    ids = inputs["input_ids"][0]
+    length = len(ids)
     maps = AttentionMaps(tokenizer.convert_ids_to_tokens(ids), weights, input_ids=ids)
     if queries_and_keys:
         heads = weights.shape[1]
@@ -105,12 +103,9 @@ def attention_maps(
             return projected.reshape(length, heads, -1).transpose(1, 0, 2)
 
         entering = outputs["hidden_states"][:-1]  # block l reads hidden state l
-        pairs = [
-            (per_head(block.attention.query, hidden), per_head(block.attention.key, hidden))
-            for block, hidden in zip(bert.encoder_layers, entering, strict=True)
-        ]
-        maps.queries = np.stack([q for q, _ in pairs])  # (L, A, n, d)
-        maps.keys = np.stack([k for _, k in pairs])  # (L, A, n, d)
+        blocks = list(zip(bert.encoder_layers, entering, strict=True))
+        maps.queries = np.stack([per_head(b.attention.query, h) for b, h in blocks])  # (L, A, n, d)
+        maps.keys = np.stack([per_head(b.attention.key, h) for b, h in blocks])  # (L, A, n, d)
     return maps
 
 
@@ -201,10 +196,9 @@ def plot_token_scores(words: list[str], scores, title: str | None = None, line_c
             f"{len(scores)} scores"
         )
     largest = float(np.abs(scores).max()) or 1.0
-    if (scores < 0).any():
-        cmap, norm = plt.get_cmap("RdBu"), colors.Normalize(-1.4 * largest, 1.4 * largest)
-    else:
-        cmap, norm = plt.get_cmap("Blues"), colors.Normalize(0.0, largest * 1.4)
+    signed = bool((scores < 0).any())
+    cmap = plt.get_cmap("RdBu" if signed else "Blues")
+    norm = colors.Normalize(-1.4 * largest if signed else 0.0, 1.4 * largest)
     lines, current, width = [], [], 0
     for word, score in zip(words, scores, strict=True):
         if current and width + len(word) + 1 > line_chars:
