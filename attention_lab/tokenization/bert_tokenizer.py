@@ -111,11 +111,9 @@ def _check_count(value, name: str) -> int:
 def _batch(text, text_pair, split_into_words: bool) -> tuple[list, list, bool]:
     """``(texts, pairs, batched)``: the call's input as a batch (``pairs[i]`` ``None``: no
     pair); a list is a batch, or with ``split_into_words`` a list of lists."""
+    batched = isinstance(text, list | tuple)
     if split_into_words:
-        batched = isinstance(text, list | tuple) and bool(text)
-        batched = batched and isinstance(text[0], list | tuple)
-    else:
-        batched = isinstance(text, list | tuple)
+        batched = batched and bool(text) and isinstance(text[0], list | tuple)
     if not batched:
         return [text], [text_pair if text_pair else None], False  # "" or []: no pair
     texts = list(text)
@@ -143,13 +141,6 @@ class _Plan:
     padding: str
     pad_to_multiple_of: int | None
     side: str  # of the padding
-
-
-def clean_up_tokenization(text: str) -> str:
-    """transformers' clean-up of decoded text: no space before ``. ? ! ,`` and in contractions."""
-    for before, after in _CLEAN_UP_TOKENIZATION:
-        text = text.replace(before, after)
-    return text
 
 
 class BertTokenizer:
@@ -472,7 +463,10 @@ class BertTokenizer:
         )
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
-        return clean_up_tokenization(text) if clean_up_tokenization_spaces else text
+        if clean_up_tokenization_spaces:
+            for before, after in _CLEAN_UP_TOKENIZATION:
+                text = text.replace(before, after)
+        return text
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 3 if pair else 2
