@@ -136,17 +136,12 @@ def first_difference(ours: list[dict], reference: list[dict]) -> str:
         return f"{len(ours)} rows against the reference's {len(reference)}"
     for index, (mine, theirs) in enumerate(zip(ours, reference, strict=True)):
         for key in OUTPUTS:
-            if mine[key] != theirs[key]:
-                at = next(
-                    (
-                        i
-                        for i, (a, b) in enumerate(zip(mine[key], theirs[key], strict=False))
-                        if a != b
-                    ),
-                    min(len(mine[key]), len(theirs[key])),
-                )
+            got, want = mine[key], theirs[key]
+            if got != want:
+                differ = (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b)
+                at = next(differ, min(len(got), len(want)))
                 return (
-                    f"row {index}, {key} at position {at}: ours {mine[key][at : at + 5]}, "
-                    f"reference {theirs[key][at : at + 5]}"
+                    f"row {index}, {key} at position {at}: ours {got[at : at + 5]}, "
+                    f"reference {want[at : at + 5]}"
                 )
     return "the fast path's input_ids differ from the tracked path's"
