@@ -55,7 +55,7 @@ def build_bilstm_classifier(
     return keras.Model(token_ids, probability, name=f"bilstm_glove_{mode}")
 
 
-def compile_bilstm(model: keras.Model, learning_rate: float = 1e-3, jit_compile="auto") -> None:
+def compile_bilstm(model: keras.Model, learning_rate: float = 1e-3) -> None:
     """Binary cross-entropy, Adam, accuracy + precision + recall, as in the chapter."""
     model.compile(
         loss="binary_crossentropy",
@@ -65,5 +65,4 @@ def compile_bilstm(model: keras.Model, learning_rate: float = 1e-3, jit_compile=
             keras.metrics.Precision(name="precision"),
             keras.metrics.Recall(name="recall"),
         ],
-        jit_compile=jit_compile,
     )

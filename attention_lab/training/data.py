@@ -107,8 +107,7 @@ def encode_reviews(
 ) -> EncodedDataset:
     """Encode ``texts`` to ``max_length`` WordPiece ids, padded, as the chapter's bert_encoder.
 
-    ``labels`` None gives labels 0 (for prediction). Empty or blank texts are refused: a
-    classifier would still give them a label.
+    ``labels`` None gives labels 0 (for prediction).
     """
     texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
     labels = np.zeros(len(texts), np.int32) if labels is None else np.asarray(labels)
