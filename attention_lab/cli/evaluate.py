@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from attention_lab.cli.imdb import add_data_argument
 from attention_lab.cli.options import add_plan_options
 from attention_lab.errors import check_at_least_one
 
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
         "similar length are batched together and padded only to the longest of their batch.",
     )
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
-    parser.add_argument("--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder")
+    add_data_argument(parser)
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--limit", type=int, default=None, help="only the first N reviews")
     parser.add_argument("--batch-size", type=int, default=64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from attention_lab.cli.imdb import add_data_argument
 from attention_lab.cli.options import add_plan_options
 from attention_lab.errors import AttentionLabError
 
@@ -100,9 +101,7 @@ def register(subparsers) -> None:
         default=200,
         help="also save the training state every N steps inside an epoch (0: epoch ends only)",
     )
-    parser.add_argument(
-        "--data", help="IMDb aclImdb_v1.tar.gz or aclImdb/ folder (default: tensorflow-datasets)"
-    )
+    add_data_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run, defaults={key: parser.get_default(key) for key in CHAPTER})
 
