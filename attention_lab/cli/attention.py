@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from attention_lab.errors import AttentionLabError
 
-METHODS = ("raw", "rollout", "gradient-x-input", "integrated-gradients")
 ATTRIBUTIONS = ("gradient-x-input", "integrated-gradients")
+METHODS = ("raw", "rollout", *ATTRIBUTIONS)
 
 
 def register(subparsers) -> None:
@@ -86,17 +86,16 @@ def _raw(args, maps, out, page) -> list[str]:
 
     done = []
     if out is not None:
+        n = len(maps.tokens)
         if args.layer is None:
-            size = (max(6, 0.3 * len(maps.tokens)), 0.5 * maps.num_layers + 2)
-            fig, ax = plt.subplots(figsize=size)
+            fig, ax = plt.subplots(figsize=(max(6, 0.3 * n), 0.5 * maps.num_layers + 2))
             plot_cls_across_layers(maps, ax=ax)
             what = f"[CLS] attention across {maps.num_layers} layers"
         elif args.head is None:
             fig = plot_layer(maps, args.layer)
             what = f"all {maps.num_heads} heads of layer {args.layer}"
         else:
-            size = max(5, 0.3 * len(maps.tokens))
-            fig, ax = plt.subplots(figsize=(size, size))
+            fig, ax = plt.subplots(figsize=(max(5, 0.3 * n), max(5, 0.3 * n)))
             plot_head(maps, args.layer, args.head, ax=ax)
             what = f"layer {args.layer}, head {args.head}"
         done.append(f"{what} -> {save_figure(fig, out)}")

@@ -82,7 +82,7 @@ def attention_and_states(model, token_ids: np.ndarray):
     embeddings, mask = model.embed(token_ids)
     states = model.encode(embeddings, mask, training=False)
     weights = model.attend(states, mask)
-    output = _sigmoid(np.asarray(model.classify(states, weights)))
+    output = _sigmoid(model.classify(states, weights))
     return np.asarray(weights), np.asarray(states), output
 
 
@@ -136,7 +136,7 @@ def permuted_output_change(
         for p in range(permutations):
             shuffled[p, :length] = weights[i, rng.permutation(length)]
         repeated = np.broadcast_to(states[i], (permutations, *states.shape[1:]))
-        changed = _sigmoid(np.asarray(model.classify(repeated, shuffled)))
+        changed = _sigmoid(model.classify(repeated, shuffled))
         medians[i] = np.median(np.abs(changed - output[i]))
     return medians
 
