@@ -253,13 +253,12 @@ def collate(
     side: str,
     pad_id: int,
     return_tensors: str | None,
-    dtype=np.int64,
-    extra: dict | None = None,
+    dtype,
+    extra: dict,
 ) -> tuple[dict, Callable[[], list[Encoding]]]:
     """The ``keys`` of every row, padded to ``width`` (``None``: as they are), then ``extra``
     (one value per row: ``length``, ``overflow_to_sample_mapping``); and a function that gives
     the padded rows (only built when asked for)."""
-    extra = extra or {}
 
     def padded() -> list[Encoding]:
         return rows if width is None else [row.padded(width, side, pad_id) for row in rows]
