@@ -38,13 +38,13 @@ def compile_function(fn: Callable, jit_compile: bool) -> Callable:
         import tensorflow as tf
 
         return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    if not jit_compile:
+        return fn
     if backend == "jax":
-        if not jit_compile:
-            return fn
         import jax
 
         return jax.jit(fn)
-    if backend == "torch" and jit_compile:
+    if backend == "torch":
         import torch
 
         return torch.compile(fn)

@@ -30,15 +30,11 @@ from pathlib import Path
 from attention_lab.errors import AttentionLabError
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _make_public(path: Path, directory: bool) -> None:
     """Give a temporary file or folder the mode a plain ``open``/``mkdir`` would (not 0600)."""
-    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+    umask = os.umask(0)  # the umask is read by setting it: put it straight back
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
 def _alive(pid: int) -> bool:
@@ -58,8 +54,6 @@ def _temporary_prefix(name: str) -> str:
 def remove_stale_temporaries(dest: Path) -> None:
     """Remove the temporary files and folders that killed writers of ``dest`` left beside it."""
     prefix = _temporary_prefix(dest.name)
-    if not dest.parent.is_dir():
-        return
     for leftover in dest.parent.glob(f"{prefix}*"):
         pid = leftover.name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):

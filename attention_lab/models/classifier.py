@@ -119,10 +119,7 @@ class BertCustomClassifier(keras.Model):
             self.head_dropout, dtype=policy, name="head_dropout_1"
         )
         self.head_dense = keras.layers.Dense(
-            self.head_units,
-            activation="relu",
-            dtype=policy,
-            name="head_dense",
+            self.head_units, activation="relu", dtype=policy, name="head_dense"
         )
         self.head_dropout_2 = keras.layers.Dropout(
             self.head_dropout, dtype=policy, name="head_dropout_2"
