@@ -157,11 +157,6 @@ def _refuse_unreadable_folders(directory: Path) -> None:
         )
 
 
-def _ours(hf: dict) -> dict:
-    """config.json's ``attention_lab`` block: empty for a folder that we did not write."""
-    return hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
-
-
 def _saved_head(ours: dict, state: dict[str, np.ndarray]) -> str | None:
     if ours.get("head") in HEADS:
         return ours["head"]
@@ -260,7 +255,8 @@ def load_bert(
     _refuse_unreadable_folders(directory)
     hf = read_hf_config(directory)
     config = BertConfig.from_hf_config(hf)
-    ours = _ours(hf)
+    # config.json's attention_lab block: empty for a folder that we did not write
+    ours = hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
     _check_weights_digest(directory, ours)
     state = read_state_dict(directory)
     where = str(directory)
