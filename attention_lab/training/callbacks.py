@@ -204,6 +204,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             self.state.train_examples += self.batch_size
         self._batches_this_fit += 1
         self.state.step += 1
+        if logs is not None and self.state.train_seconds:  # the progress bar shows examples/s
+            logs["examples_per_second"] = self.state.train_examples / self.state.train_seconds
         logs = logs or {}
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss):

@@ -82,20 +82,6 @@ class TrainingConfig:
         check_at_least_one("--patience", self.early_stopping_patience)
 
 
-class Throughput(keras.callbacks.Callback):
-    """Adds ``examples_per_second`` (of this process, after its first, compiling step) to the
-    logs, so the progress bar shows it."""
-
-    def __init__(self, checkpoint: TrainingCheckpoint):
-        super().__init__()
-        self.checkpoint = checkpoint
-
-    def on_train_batch_end(self, batch, logs=None):
-        state = self.checkpoint.state
-        if logs is not None and state.train_seconds:
-            logs["examples_per_second"] = state.train_examples / state.train_seconds
-
-
 def compile_classifier(model, config: TrainingConfig, total_steps: int, jit_compile: bool):
     """The chapter's ``model.compile``, on logits, with AdamW and the schedule."""
     model.compile(
@@ -147,7 +133,7 @@ def fit_classifier(
     state = backup.restore(model)
     if state.step:
         print(f"resuming from step {state.step} (epoch {state.epoch + 1})", flush=True)
-    all_callbacks = [backup, Throughput(backup), *callbacks]
+    all_callbacks = [backup, *callbacks]
     if config.early_stopping_patience and validation is not None:
         stopping = ResumableEarlyStopping(config.early_stopping_patience, state, config.keep_best)
         all_callbacks.append(stopping)
