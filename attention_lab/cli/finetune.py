@@ -161,10 +161,9 @@ def kept_epoch(result: dict, keep_best: str) -> str:
     if not best:
         return ""
     kept = history[best - 1]
-    figures = {"accuracy": kept["val_accuracy"], "loss": kept["val_loss"]}
     criterion = "highest" if keep_best == "accuracy" else "lowest"
     other = "loss" if keep_best == "accuracy" else "accuracy"
     return (
         f", kept epoch {best} of {len(history)} ({criterion} validation {keep_best} "
-        f"{figures[keep_best]:.4f}; its validation {other} {figures[other]:.4f})"
+        f"{kept['val_' + keep_best]:.4f}; its validation {other} {kept['val_' + other]:.4f})"
     )

@@ -25,6 +25,7 @@ import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,6 @@ class GloveVectors:
     vectors: np.ndarray
     path: Path
     skipped: list[SkippedLine] = field(default_factory=list)
-    _index: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def skipped_lines(self) -> list[int]:
@@ -72,12 +72,10 @@ class GloveVectors:
     def __len__(self) -> int:
         return len(self.words)
 
-    @property
+    @cached_property
     def index(self) -> dict[str, int]:
         """Word -> row (a repeated word keeps its last row, like the chapter's dict)."""
-        if self._index is None:
-            self._index = {word: row for row, word in enumerate(self.words)}
-        return self._index
+        return {word: row for row, word in enumerate(self.words)}
 
     def get(self, word: str) -> np.ndarray | None:
         row = self.index.get(word)
