@@ -285,18 +285,16 @@ def _arrays(rows, keys, width, side, pad_id, dtype) -> dict[str, np.ndarray]:
     starts = width - lengths if side == "left" else np.zeros_like(lengths)
     special = np.array([row.special for row in rows], dtype=np.int64).reshape(-1, 1)
     a_lengths = np.array([len(row.a) for row in rows], dtype=np.int64).reshape(-1, 1)
-    pair = np.array([row.b is not None for row in rows]).reshape(-1, 1)
     b_lengths = np.array([len(row.b) if row.b is not None else 0 for row in rows]).reshape(-1, 1)
     position = np.arange(width).reshape(1, -1)
     a_start = starts + special
-    b_start = a_start + a_lengths + special
+    b_start = a_start + a_lengths + special  # the end of the row when there is no b
     out = {}
     for key in keys:
         if key == "attention_mask":
             out[key] = ((position >= starts) & (position < starts + lengths)).astype(dtype)
         elif key == "token_type_ids":
-            in_b = (position >= b_start) & (position < starts + lengths) & pair
-            out[key] = in_b.astype(dtype)
+            out[key] = ((position >= b_start) & (position < starts + lengths)).astype(dtype)
         elif key == "special_tokens_mask":
             in_a = (position >= a_start) & (position < a_start + a_lengths)
             in_b = (position >= b_start) & (position < b_start + b_lengths)
