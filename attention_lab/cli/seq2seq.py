@@ -131,7 +131,6 @@ def run_plot(args) -> int:
 
 def format_length_table(results: dict[str, dict]) -> str:
     """Markdown table: one row per length bucket, one exact-match column per model."""
-
     buckets = [
         [(row["first"], row["last"], row["examples"]) for row in meta["exact_match_by_length"]]
         for meta in results.values()

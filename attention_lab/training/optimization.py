@@ -39,7 +39,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak_learning_rate: float, warmup_steps: int, total_steps: int):
-        if total_steps <= 0 or not 0 <= warmup_steps < total_steps:
+        if not 0 <= warmup_steps < total_steps:
             raise AttentionLabError(
                 f"learning-rate schedule needs 0 <= warmup_steps ({warmup_steps}) < total_steps "
                 f"({total_steps}); train on more data or for more epochs"
