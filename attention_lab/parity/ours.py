@@ -47,8 +47,12 @@ def _numpy(x) -> np.ndarray:
     return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))  # bfloat16 exactly
 
 
-def forward(model: keras.Model, xla: bool):
-    """A function from a numpy batch to our named tensors, as float32 numpy arrays."""
+def forward(model: keras.Model, xla: bool, graph: bool = False):
+    """A function from a numpy batch to our named tensors, as float32 numpy arrays.
+
+    Eager by default; ``xla`` compiles it with XLA, ``graph`` without (the ``tf.function`` the
+    library runs on a CPU, where TensorFlow fuses matmuls with their bias and GELU).
+    """
     with_head = has_head(model)
     bert = model.bert if with_head else model
 
@@ -58,7 +62,7 @@ def forward(model: keras.Model, xla: bool):
             outputs["logits"] = model(inputs)
         return outputs
 
-    run = compile_function(run, jit_compile=True) if xla else run
+    run = compile_function(run, jit_compile=xla) if xla or graph else run
 
     def call(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if xla:  # XLA drops the embeddings' range checks: the ids are checked here instead
