@@ -66,6 +66,11 @@ def test_an_existing_out_is_named_before_anything_is_loaded(tmp_path):
         (lambda c: c.update(layer_norm_eps=-1e-12), ["layer_norm_eps"]),
         (lambda c: c.update(num_hidden_layers=1), ["2 encoder layers", "num_hidden_layers=1"]),
         (lambda c: c.update(model_type="gpt2"), ["only BERT checkpoints"]),
+        (
+            lambda c: c.update(id2label={"neg": "negative", "pos": "positive"}),
+            ["id2label", "label ids 0, 1"],
+        ),
+        (lambda c: c.update(id2label=2), ["id2label", "got 2"]),
     ],
 )
 def test_a_bad_config_json_is_one_line(source, tmp_path, edit, words):

@@ -73,6 +73,15 @@ def read_hf_config(model_dir: Path) -> dict:
             f"{path}: model_type={values.get('model_type')!r}, architectures={architectures}; "
             "only BERT checkpoints (BertModel, BertForSequenceClassification, ...) convert"
         )
+    id2label = values.get("id2label")
+    if id2label is not None and (
+        not isinstance(id2label, dict)
+        or set(map(str, id2label)) != set(map(str, range(len(id2label))))
+    ):
+        raise CheckpointError(
+            f"{path}: id2label must map the label ids 0, 1, … to names, got {id2label!r}; "
+            "fix it in config.json or remove it"
+        )
     return values
 
 
