@@ -213,7 +213,7 @@ class BasicTokenizer:
         chars, one = set(text), self._one_char
         for char in chars.difference(one):
             one[char] = len(self.normalize(char)) == 1
-        return all(map(one.__getitem__, chars))
+        return all(one[char] for char in chars)
 
     def split(self, normalized: str) -> list[str]:
         """Step 5 on normalised text: its words."""

@@ -77,9 +77,21 @@ _CLEAN_UP_TOKENIZATION = (
     (" 're", "'re"),
 )
 # What the WordPiece decoder does to each token with the space before it (tokenizers'
-# ``decoders.WordPiece(cleanup=True)``, which BERT's tokenizer always applies): the same, with
-# " do not" → " don't" after " 'm".
-_DECODER_CLEANUP = (*_CLEAN_UP_TOKENIZATION[:7], (" do not", " don't"), *_CLEAN_UP_TOKENIZATION[7:])
+# ``decoders.WordPiece(cleanup=True)``, which BERT's tokenizer always applies): the same
+# replacements, and " do not" → " don't".
+_DECODER_CLEANUP = (
+    (" .", "."),
+    (" ?", "?"),
+    (" !", "!"),
+    (" ,", ","),
+    (" ' ", "'"),
+    (" n't", "n't"),
+    (" 'm", "'m"),
+    (" do not", " don't"),
+    (" 's", "'s"),
+    (" 've", "'ve"),
+    (" 're", "'re"),
+)
 
 
 def _check_text(text, name: str) -> str:
