@@ -2,8 +2,9 @@
 
 The folder layout is the architecture:
 
-- ``layers/``        attention, the BERT encoder block, embeddings, pooler, Bahdanau attention
-- ``models/``        BERT, the classifiers, the GloVe BiLSTM, the seq2seq encoder-decoder
+- ``models/``        BERT and its classifiers in one file (``bert.py``, in the chapter's order;
+                     ``bert_fused.py`` the faster block), the GloVe BiLSTM, the seq2seq model
+- ``layers/``        Bahdanau attention
 - ``convert/``       Hugging Face folders <-> our models (load_bert, save_bert, the weight map)
 - ``parity/``        layer-by-layer comparison with the Hugging Face reference and float64
 - ``tokenization/``  WordPiece and BERT input encoding
@@ -18,11 +19,11 @@ The folder layout is the architecture:
 
 import os
 
-# Keras 3 picks its backend at import time; this project is written for TensorFlow.
+# Keras 3 picks its backend at import time: TensorFlow unless KERAS_BACKEND says otherwise (the
+# BERT model runs on JAX and PyTorch too).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from attention_lab.config import BertConfig  # noqa: E402
 from attention_lab.errors import AttentionLabError  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["AttentionLabError", "BertConfig", "__version__"]
+__all__ = ["AttentionLabError", "__version__"]

@@ -7,9 +7,6 @@ differs between the backends, and is needed outside of ``model.fit``, lives here
 - :func:`compile_function`: a function compiled for the backend, with or without XLA
   (TensorFlow: ``tf.function``, XLA with ``jit_compile=True``; JAX: ``jax.jit``, which is
   always XLA; PyTorch: eager, or ``torch.compile``);
-- :func:`is_traced`: whether a tensor is symbolic (being traced or compiled) rather than a
-  concrete value that can be checked in NumPy;
-- :func:`graph_assert_in_range`: the run-time range check TensorFlow graphs can carry;
 - :func:`accelerator`: ``"gpu"`` when the backend sees a GPU, else ``"cpu"``.
 
 Each backend's own module is imported only inside the branch that uses it.
@@ -49,43 +46,6 @@ def compile_function(fn: Callable, jit_compile: bool) -> Callable:
 
         return torch.compile(fn)
     return fn
-
-
-def is_traced(x) -> bool:
-    """True when ``x`` has no concrete value yet (inside ``tf.function``, ``jax.jit``, ...)."""
-    backend = name()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return not tf.executing_eagerly() or keras.backend.is_keras_tensor(x)
-    if backend == "jax":
-        import jax
-
-        return isinstance(x, jax.core.Tracer) or keras.backend.is_keras_tensor(x)
-    if backend == "torch":
-        import torch
-        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
-
-        # Keras traces a PyTorch model symbolically by calling it on placeholder tensors.
-        return (
-            torch.compiler.is_compiling() or in_symbolic_scope() or keras.backend.is_keras_tensor(x)
-        )
-    return keras.backend.is_keras_tensor(x)
-
-
-def graph_assert_in_range(ids, upper: int, message: str) -> None:
-    """Add a run-time check ``0 <= ids < upper`` to a TensorFlow graph (a no-op elsewhere).
-
-    XLA drops such assertions, and JAX and PyTorch graphs cannot raise from data: compiled
-    callers validate their inputs before the call (see
-    :func:`attention_lab.layers.embeddings.check_ids_in_range`).
-    """
-    if name() != "tensorflow":
-        return
-    import tensorflow as tf
-
-    tf.debugging.assert_non_negative(ids, message=message)
-    tf.debugging.assert_less(ids, tf.cast(upper, ids.dtype), message=message)
 
 
 def accelerator() -> str:

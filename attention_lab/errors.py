@@ -10,6 +10,10 @@ class AttentionLabError(ValueError):
     """Bad input or an impossible request, with a message that says how to fix it."""
 
 
+class ConfigError(AttentionLabError):
+    """A hyperparameter that no model can be built with (``BertConfig``'s checks)."""
+
+
 class CheckpointError(AttentionLabError):
     """A checkpoint directory, config or weights file that cannot be used as given."""
 

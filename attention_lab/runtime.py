@@ -15,6 +15,9 @@ evaluation, prediction and the benchmarks all run the same way:
 - **XLA** ``"auto"``: on a GPU (fused kernels), not on a CPU, where TensorFlow's graph of oneDNN
   kernels ran the training step faster than XLA's CPU backend, which also does not use the
   bfloat16 dot-product instructions.
+- **the encoder block**: ``"fused"`` (:mod:`attention_lab.models.bert_fused`) in a TensorFlow
+  graph without XLA, whose optimizer fuses its 2-D matmuls with their bias and GELU; elsewhere
+  ``"eager"``, the definition in :mod:`attention_lab.models.bert` (XLA fuses by itself).
 
 The measurements behind these choices are in ``docs/benchmarks.md``.
 """
@@ -36,11 +39,12 @@ XLA_CHOICES = ("auto", "on", "off")
 
 @dataclass(frozen=True)
 class Plan:
-    """A precision, the ``jit_compile`` flag, and the reason for both."""
+    """A precision, the ``jit_compile`` flag, the encoder block, and the reason for them."""
 
     precision: str
     jit_compile: bool
     reason: str
+    implementation: str = "eager"
 
     @property
     def dtype_policy(self) -> str:
@@ -55,7 +59,7 @@ class Plan:
 
     def describe(self) -> str:
         xla = "XLA on" if self.jit_compile else "XLA off"
-        return f"{self.precision}, {xla} ({self.reason})"
+        return f"{self.precision}, {xla}, {self.implementation} block ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,9 @@ def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None =
         )
     if xla not in XLA_CHOICES:
         raise AttentionLabError(f"unknown --xla {xla!r}; choose one of {', '.join(XLA_CHOICES)}")
-    if device is None:
-        from attention_lab import backend  # imports Keras: only when a plan is made
+    from attention_lab import backend  # imports Keras: only when a plan is made
 
+    if device is None:
         device = backend.accelerator()
     reasons = []
     if precision == "auto":
@@ -133,4 +137,10 @@ def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None =
     else:
         jit = xla == "on"
         reasons.append(f"XLA {xla} as asked")
-    return Plan(precision, jit, "; ".join(reasons))
+    implementation = "fused" if backend.name() == "tensorflow" and not jit else "eager"
+    reasons.append(
+        "fused block: TensorFlow's graph fuses its matmuls with bias and GELU"
+        if implementation == "fused"
+        else "eager block: the definition, nothing to fuse by hand"
+    )
+    return Plan(precision, jit, "; ".join(reasons), implementation)

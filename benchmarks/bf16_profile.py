@@ -47,8 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_lab.config import BertConfig
 from attention_lab.io import atomic_write_json, atomic_write_text
+from attention_lab.models.bert import BertConfig
 from benchmarks.flops import bert_forward_flops, bert_train_step_flops
 from benchmarks.machine import cpu_info, load_average
 from benchmarks.plan import QUICK_CONFIG

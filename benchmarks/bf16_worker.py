@@ -29,14 +29,39 @@ OURS = {
 TORCH = {"PyTorch bf16 autocast": True, "PyTorch fp32": False}
 
 
+def _library(name: str):
+    """``name`` from the library this worker imports: ``attention_lab.models.bert`` holds the
+    whole model; a baseline from before it kept the config and the classifiers apart."""
+    import importlib
+
+    for module in (
+        "attention_lab.models.bert",
+        "attention_lab.config",
+        "attention_lab.models.classifier",
+    ):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(f"{name} is in none of attention_lab's model modules")
+
+
+def _block(jit: bool) -> dict:
+    """The encoder block the runtime plan picks for this backend with or without XLA, as a
+    keyword of the model; none for a library from before the fused block was kept apart."""
+    from attention_lab.runtime import choose_plan
+
+    plan = choose_plan("float32", "on" if jit else "off", device="cpu")
+    return {"implementation": plan.implementation} if hasattr(plan, "implementation") else {}
+
+
 def _ours_forward(config, policy: str, jit: bool):
     """``run(workload) -> call``: the forward pass as the library compiles it."""
     import keras
 
     from attention_lab.backend import compile_function
-    from attention_lab.models.bert import BertModel
 
-    model = BertModel(config, dtype=policy)
+    model = _library("BertModel")(config, dtype=policy, **_block(jit))
     model.build()
     forward = compile_function(lambda x: model(x, training=False)["pooled_output"], jit)
     if keras.backend.backend() == "torch":
@@ -62,10 +87,11 @@ def _ours_forward(config, policy: str, jit: bool):
 
 def _ours_train(config, policy: str, workload):
     """One tf.function fine-tuning step (benchmarks.contenders' step) under ``policy``."""
-    from attention_lab.models.classifier import BertForSequenceClassification
     from benchmarks.contenders import _keras_train_steps, _tf_inputs, _with_labels
 
-    model = BertForSequenceClassification(_with_labels(config), dtype=policy)
+    model = _library("BertForSequenceClassification")(
+        _with_labels(config), dtype=policy, **_block(False)
+    )
     model.build()
     step = _keras_train_steps(model, ("function",))["function"]
     inputs, labels = _tf_inputs(workload)
@@ -133,7 +159,6 @@ def _init(threads: int, config: dict) -> tuple[Contenders, dict]:
     import keras
 
     import attention_lab
-    from attention_lab.config import BertConfig
 
     if keras.backend.backend() == "tensorflow":
         from benchmarks.contenders import pin_threads
@@ -145,7 +170,7 @@ def _init(threads: int, config: dict) -> tuple[Contenders, dict]:
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
     info = {"attention_lab": attention_lab.__file__, "backend": keras.backend.backend()}
-    return Contenders(BertConfig.from_dict(config)), info
+    return Contenders(_library("BertConfig").from_dict(config)), info
 
 
 def serve(requests, channel) -> None:

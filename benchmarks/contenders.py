@@ -1,7 +1,11 @@
 """The contenders: ours (eager, tf.function, XLA, bfloat16), Hugging Face's PyTorch BertModel
 (float32 and bfloat16 autocast) and KerasHub's BertBackbone (TensorFlow backend, XLA).
 
-Every model is built from the same :class:`~attention_lab.config.BertConfig` with random
+Ours run the encoder block that :func:`attention_lab.runtime.choose_plan` picks for each mode;
+the ``plain`` modes run the definition's block (:mod:`attention_lab.models.bert`) where the
+plan picks the fused one, which measures what the fused block gains.
+
+Every model is built from the same :class:`~attention_lab.models.bert.BertConfig` with random
 weights (speed does not depend on the values). Inputs are random token ids with every position
 real (attention mask all ones) and token types 0, identical for all contenders.
 
@@ -15,10 +19,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from attention_lab.config import BertConfig
+if TYPE_CHECKING:  # the bf16 profile's baseline worker imports this with an older library
+    from attention_lab.models.bert import BertConfig
 
 LEARNING_RATE = 2e-5
 NUM_LABELS = 2
@@ -72,22 +78,51 @@ def _tf_inputs(workload: Workload):
     return {k: tf.constant(v) for k, v in arrays.items()}, labels
 
 
+# Our modes: (precision, XLA, encoder block); block None is the one the runtime plan picks.
+OURS_MODES = {
+    "eager": ("float32", False, "eager"),  # not compiled at all
+    "function": ("float32", False, None),  # tf.function
+    "xla": ("float32", True, None),  # tf.function(jit_compile=True)
+    "bf16": ("bfloat16", False, None),  # mixed bfloat16, the library's CPU path
+    "bf16-xla": ("bfloat16", True, None),
+    "function-plain": ("float32", False, "eager"),
+    "bf16-plain": ("bfloat16", False, "eager"),
+}
+# The contenders' names of our modes.
+OURS = {
+    "ours eager": "eager",
+    "ours tf.function": "function",
+    "ours XLA": "xla",
+    "ours bf16": "bf16",
+    "ours bf16 XLA": "bf16-xla",
+    "ours tf.function plain": "function-plain",
+    "ours bf16 plain": "bf16-plain",
+}
+
+
+def ours_plan(mode: str):
+    """The :class:`~attention_lab.runtime.Plan` of one of :data:`OURS_MODES` on a CPU."""
+    from attention_lab.runtime import choose_plan
+
+    precision, jit, block = OURS_MODES[mode]
+    plan = choose_plan(precision, "on" if jit else "off", device="cpu")
+    return replace(plan, implementation=block or plan.implementation)
+
+
 def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable[[], object]]:
-    """``mode``: "eager", "function" (tf.function), "xla" (jit_compile), "bf16" (mixed
-    bfloat16 on the library's CPU path, see :mod:`attention_lab.runtime`) or "bf16-xla"."""
+    """``mode``: one of :data:`OURS_MODES`."""
     import tensorflow as tf
 
     from attention_lab.models.bert import BertModel
-    from attention_lab.runtime import choose_plan
 
-    plan = choose_plan("bfloat16" if mode.startswith("bf16") else "float32", device="cpu")
-    model = BertModel(config, dtype=plan.dtype_policy)
+    plan = ours_plan(mode)
+    model = BertModel(config, implementation=plan.implementation, dtype=plan.dtype_policy)
     model.build()
     if mode == "eager":
         call = model
     else:
-        jit = mode in ("xla", "bf16-xla") or (mode == "bf16" and plan.jit_compile)
-        call = tf.function(lambda inputs: model(inputs, training=False), jit_compile=jit)
+        forward = lambda inputs: model(inputs, training=False)  # noqa: E731
+        call = tf.function(forward, jit_compile=plan.jit_compile)
 
     def run(workload: Workload):
         inputs, _ = _tf_inputs(workload)
@@ -96,8 +131,9 @@ def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable
     return run
 
 
-def _keras_train_steps(model, modes: tuple[str, ...], jit_for_bf16: bool = False) -> dict:
-    """One AdamW optimizer for ``model`` and a step function per mode, sharing both."""
+def _keras_train_steps(model, modes: tuple[str, ...]) -> dict:
+    """One AdamW optimizer for ``model`` and a step function per mode of :data:`OURS_MODES`
+    (``"eager"``: not compiled), sharing both."""
     import keras
     import tensorflow as tf
 
@@ -112,33 +148,37 @@ def _keras_train_steps(model, modes: tuple[str, ...], jit_for_bf16: bool = False
         optimizer.apply(grads, model.trainable_variables)
         return loss
 
-    compiled = {
-        "eager": step,
-        "function": tf.function(step),
-        "xla": tf.function(step, jit_compile=True),
-        "bf16": tf.function(step, jit_compile=jit_for_bf16),
-    }
-    return {mode: compiled[mode] for mode in modes}
+    def compiled(mode: str):
+        if mode == "eager":
+            return step
+        return tf.function(step, jit_compile=OURS_MODES[mode][1])
+
+    return {mode: compiled(mode) for mode in modes}
 
 
 def ours_train(config: BertConfig, modes: tuple[str, ...], workload: Workload) -> dict:
-    """Steps of our ``BertForSequenceClassification`` for each mode; the float32 modes
-    ("eager", "function", "xla") share one model and optimizer, "bf16" gets its own."""
-    from attention_lab.models.classifier import BertForSequenceClassification
-    from attention_lab.runtime import choose_plan
+    """Steps of our ``BertForSequenceClassification`` for each mode of :data:`OURS_MODES`;
+    the modes of one precision and encoder block share one model and optimizer."""
+    from attention_lab.models.bert import BertForSequenceClassification
 
-    plan = choose_plan("bfloat16" if "bf16" in modes else "float32", device="cpu")
-    if "bf16" in modes and len(modes) > 1:
-        raise ValueError("bf16 needs its own model: call ours_train for it alone")
-    model = BertForSequenceClassification(_with_labels(config), dtype=plan.dtype_policy)
-    model.build()
-    steps = _keras_train_steps(model, modes, jit_for_bf16=plan.jit_compile)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for mode in modes:
+        plan = ours_plan(mode)
+        groups.setdefault((plan.dtype_policy, plan.implementation), []).append(mode)
     inputs, labels = _tf_inputs(workload)
-    return {mode: (lambda step=step: step(inputs, labels).numpy()) for mode, step in steps.items()}
+    steps = {}
+    for (policy, implementation), group in groups.items():
+        model = BertForSequenceClassification(
+            _with_labels(config), implementation=implementation, dtype=policy
+        )
+        model.build()
+        for mode, step in _keras_train_steps(model, tuple(group)).items():
+            steps[mode] = lambda step=step: step(inputs, labels).numpy()
+    return steps
 
 
 def _with_labels(config: BertConfig) -> BertConfig:
-    return BertConfig.from_dict({**config.to_dict(), "num_labels": NUM_LABELS})
+    return type(config).from_dict({**config.to_dict(), "num_labels": NUM_LABELS})
 
 
 # --- Hugging Face transformers (PyTorch) ------------------------------------------------
@@ -149,7 +189,7 @@ def _hf_config(config: BertConfig):
     import transformers
 
     from attention_lab.convert.bert_folder import hf_config
-    from attention_lab.models.classifier import BertForSequenceClassification
+    from attention_lab.models.bert import BertForSequenceClassification
 
     classifier = BertForSequenceClassification(replace(config, num_labels=NUM_LABELS))
     return transformers.BertConfig(**hf_config(classifier))

@@ -18,7 +18,7 @@ of a matmul is two matmuls of the same size (gradients for the input and for the
 
 from __future__ import annotations
 
-from attention_lab.config import BertConfig
+from attention_lab.models.bert import BertConfig
 
 
 def bert_forward_flops(config: BertConfig, batch: int, length: int) -> int:

@@ -282,17 +282,15 @@ def restore_model(payload: Path, dest: Path) -> Path:
     return dest
 
 
-def read_encoded(path: Path, split: str, vocab_size: int):
-    """One split of :data:`IMDB` as an :class:`~attention_lab.training.data.EncodedDataset`,
-    its ids checked against the model's vocabulary (compiled steps cannot check them)."""
-    from attention_lab.layers.embeddings import check_ids_in_range
+def read_encoded(path: Path, split: str):
+    """One split of :data:`IMDB` as an :class:`~attention_lab.training.data.EncodedDataset`
+    (training and evaluation check its ids against the model before any compiled step)."""
     from attention_lab.training.data import EncodedDataset
 
     with np.load(path) as data:
         max_len = int(data["max_len"])
         ids, lengths = data[f"{split}_ids"].astype(np.int32), data[f"{split}_lengths"]
         labels = data[f"{split}_labels"].astype(np.int32)
-    check_ids_in_range(ids, vocab_size, f"{split} ids", "encode with the model's vocab.txt")
     mask = np.arange(max_len)[None, :] < lengths[:, None]  # (reviews, max_len)
     input_ids = np.zeros(mask.shape, np.int32)
     input_ids[mask] = ids  # row after row, as encode_split took them out

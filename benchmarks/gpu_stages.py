@@ -230,8 +230,9 @@ def finetune(payload: Path, work: Path, deadline: float, smoke: bool, record: Re
     record["training"] = vars(training)
     keras.utils.set_random_seed(training.seed)
     loaded = load_bert(work / MODEL_DIR, head="prebuilt", num_labels=2, dtype=plan.dtype_policy)
-    encoded = read_encoded(payload / IMDB, "train", loaded.config.vocab_size)
-    test = read_encoded(payload / IMDB, "test", loaded.config.vocab_size)
+    encoded = read_encoded(payload / IMDB, "train")
+    test = read_encoded(payload / IMDB, "test")
+    test.check(loaded.config, "IMDb test reviews")  # the compiled evaluation cannot check ids
     train, validation = train_validation_split(encoded, VALIDATION_FRACTION, seed=SPLIT_SEED)
     record["reviews"] = {"train": len(train), "validation": len(validation), "test": len(test)}
     record["max_len"] = encoded.max_len
@@ -259,7 +260,7 @@ def finetune(payload: Path, work: Path, deadline: float, smoke: bool, record: Re
 
 
 def _speed_config(smoke: bool):
-    from attention_lab.config import BertConfig
+    from attention_lab.models.bert import BertConfig
     from benchmarks.plan import QUICK_CONFIG
 
     return QUICK_CONFIG if smoke else BertConfig()  # BERT-Base cased
@@ -335,7 +336,7 @@ def _ours_train(policy: str):
     def measure(config, batch, length):
         import keras
 
-        from attention_lab.models.classifier import build_classifier
+        from attention_lab.models.bert import build_classifier
         from attention_lab.training.fit import TrainingConfig, compile_classifier
 
         arrays, labels = _inputs(config, batch, length)

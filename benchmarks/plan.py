@@ -7,7 +7,7 @@ what a run left out) read these; neither imports the other for them.
 
 from __future__ import annotations
 
-from attention_lab.config import BertConfig
+from attention_lab.models.bert import BertConfig
 
 FORWARD_SHAPES = ((8, 128), (16, 150))
 TRAIN_SHAPE = (16, 150)
@@ -32,6 +32,8 @@ PRECISION = {
     "ours XLA": "float32",
     "ours bf16": "bfloat16",
     "ours bf16 XLA": "bfloat16",
+    "ours tf.function plain": "float32",
+    "ours bf16 plain": "bfloat16",
     "PyTorch fp32": "float32",
     "PyTorch bf16 autocast": "bfloat16",
     "KerasHub XLA": "float32",

@@ -85,12 +85,36 @@ def _assert_same(a, b, atol=0.0, what="outputs"):
         np.testing.assert_allclose(x, y, atol=atol, rtol=0, err_msg=what)
 
 
-class _Case:
-    """A layer class, its arguments and its inputs; builds fresh instances on demand."""
+class LayerCase:
+    """A layer class, its arguments and its inputs; builds fresh instances on demand.
 
-    def __init__(self, cls, init_kwargs, args, kwargs):
+    ``float32_outputs`` are the indices (in ``keras.tree.flatten`` order) of outputs that stay
+    float32 under mixed precision.
+    """
+
+    def __init__(self, cls, init_kwargs, args, kwargs=None, float32_outputs=()):
         self.cls, self.init_kwargs = cls, dict(init_kwargs)
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
+        self.float32_outputs = tuple(float32_outputs)
+
+    def check(self, directory, compiled: bool = True):
+        """Every check of the module docstring; returns the eager float32 outputs.
+
+        ``directory`` is where the ``.keras`` file goes; ``compiled=False`` skips the XLA
+        check (``torch.compile`` takes seconds per layer).
+        """
+        check_config(self)
+        layer = self.make()
+        outputs = self.call(layer)
+        assert layer.built and layer.weights, "the layer did not build its weights on first call"
+        check_shapes(self, layer, outputs)
+        if compiled:
+            check_compiled(self, layer, outputs)
+        check_training_call(self, layer, outputs)
+        check_saving(self, layer, outputs, directory)
+        check_mixed_precision(self, layer, outputs, self.float32_outputs)
+        check_gradients(self, layer)
+        return outputs
 
     def make(self, **overrides):
         return self.cls(**{**self.init_kwargs, **overrides})
@@ -124,7 +148,7 @@ class _Case:
         return tree.flatten((self.args, self.kwargs))
 
 
-def check_config(case: _Case) -> None:
+def check_config(case: LayerCase) -> None:
     layer = case.make()
     config = layer.get_config()
     for name in _init_parameters(case.cls):
@@ -146,7 +170,7 @@ def check_config(case: _Case) -> None:
     assert _json(restored.get_config()) == _json(config), "serialization does not round-trip"
 
 
-def check_shapes(case: _Case, layer, outputs) -> None:
+def check_shapes(case: LayerCase, layer, outputs) -> None:
     real = [(tuple(x.shape), _dtype(x)) for x in tree.flatten(outputs)]
     args, kwargs = case.symbolic()
     spec = case.make(dtype=layer.dtype_policy)(*args, **kwargs)
@@ -164,7 +188,7 @@ def check_shapes(case: _Case, layer, outputs) -> None:
         )
 
 
-def check_compiled(case: _Case, layer, outputs) -> None:
+def check_compiled(case: LayerCase, layer, outputs) -> None:
     def forward(*flat):
         args, kwargs = tree.pack_sequence_as((case.args, case.kwargs), list(flat))
         return layer(*args, **kwargs)
@@ -173,7 +197,7 @@ def check_compiled(case: _Case, layer, outputs) -> None:
     _assert_same(compiled(*case.flat_inputs()), outputs, COMPILED_TOLERANCE, "eager vs XLA")
 
 
-def check_training_call(case: _Case, layer, outputs) -> None:
+def check_training_call(case: LayerCase, layer, outputs) -> None:
     _assert_same(case.call(layer, training=False), outputs, what="two inference calls")
     if not any(rate > 0 for rate in _dropout_rates(layer)):
         _assert_same(case.call(layer, training=True), outputs, what="training without dropout")
@@ -195,7 +219,7 @@ def check_training_call(case: _Case, layer, outputs) -> None:
     _assert_same(again, first, what="training calls under the same seed")
 
 
-def check_gradients(case: _Case, layer) -> None:
+def check_gradients(case: LayerCase, layer) -> None:
     copy = case.built_copy(layer)
     model = copy if isinstance(copy, keras.Model) else case.functional(copy)
     x = case.args[0] if model is copy else case.flat_inputs()
@@ -217,7 +241,7 @@ def _by_path(layer, path):
     return next(np.asarray(v.numpy()) for v in layer.trainable_variables if v.path == path)
 
 
-def check_saving(case: _Case, layer, outputs, directory) -> None:
+def check_saving(case: LayerCase, layer, outputs, directory) -> None:
     path = f"{directory}/{case.cls.__name__}.keras"
     if isinstance(layer, keras.Model):
         layer.save(path)
@@ -232,7 +256,7 @@ def check_saving(case: _Case, layer, outputs, directory) -> None:
     _assert_same(restored(case.flat_inputs()), outputs, what=".keras reload")
 
 
-def check_mixed_precision(case: _Case, layer, outputs, float32_outputs=()) -> None:
+def check_mixed_precision(case: LayerCase, layer, outputs, float32_outputs=()) -> None:
     mixed = case.built_copy(layer, dtype="mixed_bfloat16")
     assert {_dtype(v) for v in mixed.weights} <= {"float32"}, "variables are not float32"
     wrong = [s.name for s in _sublayers(mixed) if s.compute_dtype != "bfloat16"]
@@ -268,99 +292,58 @@ def check_layer(
     ``compiled=False`` skips the XLA check (``torch.compile`` takes seconds per layer).
     Returns the eager float32 outputs.
     """
-    case = _Case(cls, init_kwargs, args, kwargs)
-    check_config(case)
-    layer = case.make()
-    outputs = case.call(layer)
-    assert layer.built and layer.weights, "the layer did not build its weights on first call"
-    check_shapes(case, layer, outputs)
-    if compiled:
-        check_compiled(case, layer, outputs)
-    check_training_call(case, layer, outputs)
-    check_saving(case, layer, outputs, directory)
-    check_mixed_precision(case, layer, outputs, float32_outputs)
-    check_gradients(case, layer)
-    return outputs
-
-
-class LayerCase:
-    """A tiny instance of one layer with inputs, checked here and on the other backends."""
-
-    def __init__(self, cls, init_kwargs, args, kwargs=None, float32_outputs=()):
-        self.cls, self.init_kwargs = cls, init_kwargs
-        self.args, self.kwargs = args, kwargs or {}
-        self.float32_outputs = float32_outputs
-
-    def check(self, directory, compiled: bool = True):
-        return check_layer(
-            self.cls,
-            self.init_kwargs,
-            self.args,
-            self.kwargs,
-            directory=directory,
-            float32_outputs=self.float32_outputs,
-            compiled=compiled,
-        )
+    return LayerCase(cls, init_kwargs, args, kwargs, float32_outputs).check(directory, compiled)
 
 
 def layer_cases() -> dict[str, LayerCase]:
-    """Every hand-written layer at a tiny size, each argument away from its default.
-
-    Dropout rates are non-zero so that the training-call check sees dropout at work.
-    """
-    from attention_lab.layers import (
+    """Every hand-written layer at a tiny size, on a config whose every field is away from its
+    default, with non-zero dropout so that the training-call check sees dropout at work."""
+    from attention_lab.layers.bahdanau import BahdanauAttention
+    from attention_lab.models.bert import (
+        BertConfig,
         BertEmbeddings,
         BertPooler,
         MultiHeadSelfAttention,
         TransformerEncoderBlock,
         additive_attention_mask,
     )
-    from attention_lab.layers.bahdanau import BahdanauAttention
+    from attention_lab.models.bert_fused import FusedTransformerEncoderBlock
 
     rng = np.random.default_rng(0)
-    batch, length, hidden, heads = 2, 7, 16, 4
+    batch, length, hidden = 2, 7, 16
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=hidden,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=32,
+        hidden_act="gelu_new",
+        hidden_dropout_prob=0.2,
+        attention_probs_dropout_prob=0.3,
+        max_position_embeddings=16,
+        type_vocab_size=3,
+        initializer_range=0.03,
+        layer_norm_eps=1e-6,
+    )
     states = rng.normal(size=(batch, length, hidden)).astype("float32")
     padding = np.array([[1] * 7, [1] * 4 + [0] * 3], dtype="int32")
     mask = np.asarray(ops.convert_to_numpy(additive_attention_mask(padding)))
-    block_args = dict(layer_norm_eps=1e-6, initializer_range=0.03)
     return {
         "multi_head_attention": LayerCase(
-            MultiHeadSelfAttention,
-            dict(
-                hidden_size=hidden, num_heads=heads, attention_dropout=0.2, initializer_range=0.03
-            ),
-            (states, mask),
-            float32_outputs=(1,),
+            MultiHeadSelfAttention, {"config": config}, (states, mask), float32_outputs=(1,)
         ),
         "encoder_block": LayerCase(
-            TransformerEncoderBlock,
-            dict(
-                hidden_size=hidden,
-                num_heads=heads,
-                intermediate_size=32,
-                hidden_act="gelu_tanh",
-                hidden_dropout=0.2,
-                attention_dropout=0.3,
-                **block_args,
-            ),
-            (states, mask),
-            float32_outputs=(1,),
+            TransformerEncoderBlock, {"config": config}, (states, mask), float32_outputs=(1,)
+        ),
+        "fused_encoder_block": LayerCase(
+            FusedTransformerEncoderBlock, {"config": config}, (states, mask), float32_outputs=(1,)
         ),
         "embeddings": LayerCase(
             BertEmbeddings,
-            dict(
-                vocab_size=50,
-                hidden_size=hidden,
-                max_position_embeddings=16,
-                type_vocab_size=3,
-                hidden_dropout=0.2,
-                **block_args,
-            ),
+            {"config": config},
             (rng.integers(0, 50, size=(batch, length)).astype("int32"), padding),
         ),
-        "pooler": LayerCase(
-            BertPooler, dict(hidden_size=hidden, initializer_range=0.03), (states,)
-        ),
+        "pooler": LayerCase(BertPooler, {"config": config}, (states,)),
         "bahdanau": LayerCase(
             BahdanauAttention,
             dict(units=5),

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "attention_lab"
 # Each layer may import only the layers listed below it (and itself).
 LAYERS = [
     {"errors", "backend"},
-    {"config", "io", "runtime"},
+    {"io", "runtime"},
     {"layers", "tokenization", "data", "viz"},
     {"models", "tasks"},
     {"convert"},
@@ -27,8 +27,7 @@ LAYERS = [
 BACKEND_NEUTRAL = [
     "layers",
     "models/bert.py",
-    "models/classifier.py",
-    "config.py",
+    "models/bert_fused.py",
     "convert",
     "parity",
     "runtime.py",
@@ -136,3 +135,32 @@ def test_the_backend_neutral_core_imports_no_tensorflow():
                 if any(n == "tensorflow" or n.startswith("tensorflow.") for n in names):
                     offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def _code_lines(path: Path) -> int:
+    """Lines of code: blank lines, comments and docstrings not counted."""
+    docstrings = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        value = getattr(first, "value", None)
+        if isinstance(first, ast.Expr) and isinstance(getattr(value, "value", None), str):
+            docstrings.update(range(first.lineno, first.end_lineno + 1))
+    lines = path.read_text().splitlines()
+    return sum(
+        1
+        for number, line in enumerate(lines, start=1)
+        if line.strip() and not line.strip().startswith("#") and number not in docstrings
+    )
+
+
+def test_the_model_is_one_file_a_reader_can_follow_alone():
+    """models/bert.py holds the whole of BERT and its heads: at most 500 lines of code, no
+    import from the package but the errors, and no kernel-specific code (that is
+    models/bert_fused.py's)."""
+    path = PACKAGE / "models" / "bert.py"
+    assert _code_lines(path) <= 500, _code_lines(path)
+    graph = _graph()
+    assert graph["attention_lab.models.bert"] <= {"attention_lab.errors"}
+    text = path.read_text().lower()
+    assert not [word for word in ("onednn", "xla", "jit", "tensorflow") if word in text]

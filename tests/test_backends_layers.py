@@ -43,9 +43,7 @@ def _batch() -> dict[str, np.ndarray]:
 
 def _models():
     """A BertModel and both classifiers on TINY, built (keras imported by the caller)."""
-    from attention_lab.config import BertConfig
-    from attention_lab.models.bert import BertModel
-    from attention_lab.models.classifier import build_classifier
+    from attention_lab.models.bert import BertConfig, BertModel, build_classifier
 
     config = BertConfig(**TINY)
     bert = BertModel(config)

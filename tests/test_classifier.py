@@ -10,7 +10,7 @@ from layer_harness import check_layer
 from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.models.classifier import (
+from attention_lab.models.bert import (
     BertCustomClassifier,
     BertForSequenceClassification,
     build_classifier,

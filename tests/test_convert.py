@@ -16,8 +16,7 @@ from attention_lab.convert import (
     save_bert,
 )
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.models.bert import BertModel
-from attention_lab.models.classifier import BertForSequenceClassification
+from attention_lab.models.bert import BertForSequenceClassification, BertModel
 
 pytest.importorskip("torch")
 

@@ -160,6 +160,7 @@ def tiny_model(tmp_path_factory):
 
 def test_reviews_travel_ragged_and_come_back_as_encoded(tiny_model, tmp_path):
     from attention_lab.errors import AttentionLabError
+    from attention_lab.models.bert import BertConfig
     from attention_lab.tokenization import BertTokenizer
     from attention_lab.training.data import encode_reviews
 
@@ -167,13 +168,13 @@ def test_reviews_travel_ragged_and_come_back_as_encoded(tiny_model, tmp_path):
     texts = ["the movie was good", "a very very boring plot " * 9, "fun"]
     labels = np.array([1, 0, 1])
     gpu_payload.write_imdb(tokenizer, {"train": (texts, labels)}, 16, tmp_path / "imdb.npz")
-    back = gpu_payload.read_encoded(tmp_path / "imdb.npz", "train", vocab_size=tokenizer.vocab_size)
+    back = gpu_payload.read_encoded(tmp_path / "imdb.npz", "train")
     expected = encode_reviews(tokenizer, texts, labels, 16, gpu_payload.TRUNCATION)
     for key, value in expected.features.items():
         np.testing.assert_array_equal(back.features[key], value, err_msg=key)
     np.testing.assert_array_equal(back.labels, labels)
     with pytest.raises(AttentionLabError, match="outside"):
-        gpu_payload.read_encoded(tmp_path / "imdb.npz", "train", vocab_size=6)
+        back.check(BertConfig(vocab_size=6, hidden_size=8, num_attention_heads=2), "reviews")
 
 
 def test_the_model_travels_in_float16_and_arrives_as_float32(tiny_model, tmp_path):

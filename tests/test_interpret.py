@@ -177,7 +177,7 @@ def test_the_forward_pass_from_embeddings_is_the_classifiers(head, tmp_path):
     import tensorflow as tf
 
     from attention_lab.interpret.attributions import logits_from_word_embeddings
-    from attention_lab.models.classifier import build_classifier
+    from attention_lab.models.bert import build_classifier
 
     classifier = build_classifier(head, tiny_config())
     tokenizer = BertTokenizer.from_pretrained(write_vocab(tmp_path))
@@ -229,7 +229,7 @@ def test_integrated_gradients_add_up_to_the_change_in_log_odds(minilm_dir):
 
 def test_attribution_arguments_are_checked(tmp_path):
     from attention_lab.interpret.attributions import integrated_gradients
-    from attention_lab.models.classifier import build_classifier
+    from attention_lab.models.bert import build_classifier
 
     classifier = build_classifier("prebuilt", tiny_config())
     tokenizer = BertTokenizer.from_pretrained(write_vocab(tmp_path))

@@ -1,4 +1,5 @@
-"""The BERT building blocks: equations, shapes, masking, and the shared layer harness."""
+"""The BERT building blocks of models/bert.py (and the fused block of models/bert_fused.py):
+equations, shapes, masking, the one input check, and the shared layer harness."""
 
 from __future__ import annotations
 
@@ -12,21 +13,35 @@ from keras import ops
 from layer_harness import check_config, check_layer, check_mixed_precision, layer_cases
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.layers import (
+from attention_lab.models.bert import (
+    ACTIVATIONS,
+    BertConfig,
     BertEmbeddings,
     BertPooler,
     MultiHeadSelfAttention,
     TransformerEncoderBlock,
+    activation,
     additive_attention_mask,
+    check_inputs,
     scaled_dot_product_attention,
 )
-from attention_lab.layers.encoder_block import activation_function
+from attention_lab.models.bert_fused import FusedTransformerEncoderBlock
 
 RNG = np.random.default_rng(0)
 BATCH, LEN, HIDDEN, HEADS = 2, 7, 16, 4
 # The second sequence has 4 real tokens and 3 padding positions.
 PADDING_MASK = np.array([[1] * 7, [1] * 4 + [0] * 3], dtype=np.int32)
 CASES = layer_cases()
+CONFIG = BertConfig(
+    vocab_size=50,
+    hidden_size=HIDDEN,
+    num_hidden_layers=1,
+    num_attention_heads=HEADS,
+    intermediate_size=32,
+    max_position_embeddings=16,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
 
 
 def _hidden():
@@ -55,7 +70,7 @@ class _ClaimsBfloat16Probabilities(MultiHeadSelfAttention):
     # output the compute dtype, though the probabilities are float32.
     def compute_output_shape(self, input_shape):
         batch, seq_len = input_shape[0], input_shape[1]
-        return input_shape, (batch, self.num_heads, seq_len, seq_len)
+        return input_shape, (batch, self.config.num_attention_heads, seq_len, seq_len)
 
 
 class _UnusedWeight(keras.layers.Layer):
@@ -68,17 +83,15 @@ class _UnusedWeight(keras.layers.Layer):
 
 
 def test_the_harness_catches_what_the_old_one_let_through():
-    from layer_harness import _Case, check_gradients
+    from layer_harness import LayerCase, check_gradients
 
     with pytest.raises(AssertionError, match="'scale' is missing from get_config"):
-        check_config(_Case(_ForgetsAnArgument, {"units": 3}, (np.ones((1, 2), "float32"),), {}))
-    case = _Case(
-        _ClaimsBfloat16Probabilities, {"hidden_size": HIDDEN, "num_heads": 2}, (_hidden(),), {}
-    )
+        check_config(LayerCase(_ForgetsAnArgument, {"units": 3}, (np.ones((1, 2), "float32"),)))
+    case = LayerCase(_ClaimsBfloat16Probabilities, {"config": CONFIG}, (_hidden(),))
     layer = case.make()
     with pytest.raises(AssertionError, match="symbolic call"):
         check_mixed_precision(case, layer, case.call(layer), float32_outputs=(1,))
-    case = _Case(_UnusedWeight, {}, (_hidden(),), {})
+    case = LayerCase(_UnusedWeight, {}, (_hidden(),))
     layer = case.make()
     case.call(layer)
     with pytest.raises(AssertionError, match="no gradient reaches.*unused"):
@@ -115,7 +128,7 @@ def test_additive_mask_gives_padding_exactly_zero_weight():
 
 
 def test_multi_head_self_attention_names_and_padding():
-    layer = MultiHeadSelfAttention(HIDDEN, HEADS)
+    layer = MultiHeadSelfAttention(CONFIG)
     out, probs = layer(_hidden(), additive_attention_mask(PADDING_MASK))
     assert tuple(out.shape) == (BATCH, LEN, HIDDEN)
     assert tuple(probs.shape) == (BATCH, HEADS, LEN, LEN)
@@ -128,13 +141,8 @@ def test_multi_head_self_attention_names_and_padding():
     assert np.all(np.asarray(probs)[1, :, :, 4:] == 0.0)
 
 
-def test_multi_head_attention_rejects_indivisible_heads():
-    with pytest.raises(ValueError, match="divisible"):
-        MultiHeadSelfAttention(10, 3)
-
-
 def test_encoder_block_padding_invariance_and_names():
-    block = TransformerEncoderBlock(HIDDEN, HEADS, intermediate_size=32, hidden_dropout=0.0)
+    block = TransformerEncoderBlock(CONFIG)
     hidden = _hidden()
     out, probs = block(hidden, additive_attention_mask(PADDING_MASK))
     assert tuple(out.shape) == (BATCH, LEN, HIDDEN)
@@ -147,15 +155,33 @@ def test_encoder_block_padding_invariance_and_names():
     assert block.output_dropout.name == "output_dropout"
 
 
-def test_encoder_block_refuses_an_unknown_activation():
-    with pytest.raises(AttentionLabError, match="'swish' is not one of"):
-        TransformerEncoderBlock(HIDDEN, HEADS, hidden_act="swish")
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("training", [False, True])
+def test_the_fused_block_computes_what_the_definition_computes(precision, training):
+    """Same weights, same outputs: float32 to the order of its sums; under mixed bfloat16 the
+    fused block at inference rounds the GELU input once less (within bfloat16's rounding)."""
+    hidden, mask = _hidden(), additive_attention_mask(PADDING_MASK)
+    plain = TransformerEncoderBlock(CONFIG, dtype=precision, name="layer_0")
+    fused = FusedTransformerEncoderBlock(CONFIG, dtype=precision, name="layer_0")
+    plain(hidden, mask)
+    fused(hidden, mask)
+    assert [v.path for v in fused.weights] == [v.path for v in plain.weights]  # one weight map
+    fused.set_weights(plain.get_weights())
+    tolerance = 1e-5 if precision == "float32" else 4 * 2**-7
+    for a, b in zip(
+        plain(hidden, mask, training=training), fused(hidden, mask, training=training), strict=True
+    ):
+        a, b = (np.asarray(ops.convert_to_numpy(ops.cast(t, "float32"))) for t in (a, b))
+        np.testing.assert_allclose(b, a, atol=tolerance * np.abs(a).max(), rtol=0)
 
 
 def test_gelu_is_the_exact_erf_gelu_computed_in_float32():
     x = np.array([[-3.0, -0.5, 0.0, 0.7, 2.5]], np.float32)
     expected = [v * 0.5 * (1 + erf(v / sqrt(2))) for v in x[0]]
-    gelu = activation_function("gelu")
+
+    def gelu(x):
+        return activation(CONFIG, x)
+
     np.testing.assert_allclose(np.asarray(gelu(x))[0], expected, atol=1e-6)
     # bfloat16 in and out, computed in float32: only the output is rounded to bfloat16
     # (TensorFlow's own bfloat16 GELU differs at about 40% of these 801 points)
@@ -168,29 +194,24 @@ def test_gelu_is_the_exact_erf_gelu_computed_in_float32():
     )
 
 
-def test_gelu_tanh_is_the_tanh_approximation():
+def test_gelu_new_is_the_tanh_approximation():
     x = np.linspace(-4, 4, 81).astype(np.float32)
     tanh_form = 0.5 * x * (1 + np.tanh(sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
-    np.testing.assert_allclose(activation_function("gelu_tanh")(x), tanh_form, atol=1e-6)
+    np.testing.assert_allclose(ACTIVATIONS["gelu_new"](x), tanh_form, atol=1e-6)
 
 
 def test_each_hugging_face_activation_name_computes_what_transformers_computes():
     torch = pytest.importorskip("torch")
     activations = pytest.importorskip("transformers.activations")
-    from attention_lab.config import ACTIVATIONS, HF_ACTIVATIONS
 
     x = np.linspace(-6, 6, 241).astype(np.float32)
-    for hf_name, ours in HF_ACTIVATIONS.items():
-        expected = activations.ACT2FN[hf_name](torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(
-            activation_function(ours)(x), expected, atol=2e-6, err_msg=hf_name
-        )
-    # export writes a name that reads back as the same activation
-    assert all(HF_ACTIVATIONS[row.hf_name] == name for name, row in ACTIVATIONS.items())
+    for name, function in ACTIVATIONS.items():  # our hidden_act names are Hugging Face's
+        expected = activations.ACT2FN[name](torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(function(x), expected, atol=2e-6, err_msg=name)
 
 
 def test_embeddings_sum_three_tables_then_normalise():
-    layer = BertEmbeddings(vocab_size=50, hidden_size=HIDDEN, max_position_embeddings=16)
+    layer = BertEmbeddings(CONFIG)
     ids = RNG.integers(0, 50, size=(BATCH, LEN)).astype(np.int32)
     out = np.asarray(layer(ids, PADDING_MASK))
     assert [w.path.split("/")[-2] for w in layer.weights] == [
@@ -207,21 +228,47 @@ def test_embeddings_sum_three_tables_then_normalise():
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
-def test_embeddings_refuse_out_of_range_ids_with_their_position():
-    layer = BertEmbeddings(vocab_size=50, hidden_size=HIDDEN, max_position_embeddings=16)
-    ids = np.zeros((BATCH, LEN), np.int32)
-    ids[1, 5] = 50
-    with pytest.raises(AttentionLabError, match=r"input_ids contains id 50 at index \(1, 5\)"):
-        layer(ids, PADDING_MASK)
-    ids[1, 5] = -1
-    with pytest.raises(AttentionLabError, match=r"id -1 at index \(1, 5\)"):
-        layer(ids, PADDING_MASK)
-    with pytest.raises(AttentionLabError, match="token_type_ids contains id 2"):
-        layer(np.zeros_like(ids), PADDING_MASK * 2)
+def _inputs(length=LEN, **changes):
+    inputs = {
+        "input_ids": np.zeros((BATCH, length), np.int32),
+        "attention_mask": np.ones((BATCH, length), np.int32),
+        "token_type_ids": np.zeros((BATCH, length), np.int32),
+    }
+    for name, (where, value) in changes.items():
+        inputs[name][where] = value
+    return inputs
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (_inputs(input_ids=((1, 5), 50)), r"input_ids contains id 50 at index \(1, 5\)"),
+        (_inputs(input_ids=((1, 5), -1)), r"id -1 at index \(1, 5\)"),
+        (_inputs(token_type_ids=((0, 2), 2)), "token_type_ids contains id 2 .* outside"),
+        (_inputs(length=17), "17 positions but the model has only max_position_embeddings=16"),
+        ({"input_ids": np.zeros((2, 4), np.int32), "attention_mask": np.ones((2, 5))}, "shape"),
+        ({"input_ids": np.full((2, 4), 0.5, np.float32)}, "input_ids holds fractional values"),
+        ({"input_ids": np.zeros(4, np.int32)}, r"input_ids has shape \(4,\)"),
+        ({"input_ids": np.zeros((1, 4), np.int32), "attention_masks": 0}, "'attention_masks'"),
+        ({"attention_mask": np.ones((1, 4))}, "'input_ids' or 'inputs_embeds'"),
+        (np.zeros((1, 4), np.int32), "expects a dict"),
+    ],
+)
+def test_check_inputs_refuses_what_the_model_cannot_read(inputs, message):
+    with pytest.raises(AttentionLabError, match=message):
+        check_inputs(CONFIG, inputs)
+
+
+def test_check_inputs_passes_a_good_batch_and_skips_values_it_cannot_see():
+    check_inputs(CONFIG, _inputs())
+    check_inputs(CONFIG, {"inputs_embeds": np.zeros((2, 3, HIDDEN), np.float32)})
+    # Traced ids have no values yet: only shapes and dtypes are checked, values before the call.
+    symbolic = {"input_ids": keras.KerasTensor((None, 8), "int32")}
+    check_inputs(CONFIG, symbolic)
 
 
 def test_pooler_is_tanh_of_a_dense_layer_on_the_cls_position():
-    layer = BertPooler(HIDDEN)
+    layer = BertPooler(CONFIG)
     hidden = _hidden()
     pooled = np.asarray(layer(hidden))
     kernel, bias = (np.asarray(w) for w in layer.weights)
@@ -231,5 +278,5 @@ def test_pooler_is_tanh_of_a_dense_layer_on_the_cls_position():
 
 
 def test_check_layer_returns_the_eager_outputs(tmp_path):
-    out = check_layer(BertPooler, {"hidden_size": HIDDEN}, (_hidden(),), directory=tmp_path)
+    out = check_layer(BertPooler, {"config": CONFIG}, (_hidden(),), directory=tmp_path)
     assert tuple(out.shape) == (BATCH, HIDDEN)

@@ -125,7 +125,7 @@ def _perturbed_weight(model):
 BUGS = {
     "one weight + 1e-3": (_perturbed_weight, "hidden_states[3]"),
     "LayerNorm eps 1e-5": (lambda m: _variant(m, layer_norm_eps=1e-5), "embeddings"),
-    "tanh GELU": (lambda m: _variant(m, hidden_act="gelu_tanh"), "hidden_states[1]"),
+    "tanh GELU": (lambda m: _variant(m, hidden_act="gelu_new"), "hidden_states[1]"),
 }
 
 

@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from attention_lab.config import BertConfig
 from attention_lab.errors import AttentionLabError
-from attention_lab.models.bert import BertModel
+from attention_lab.models.bert import BertConfig, BertModel
 from attention_lab.runtime import choose_plan, native_bfloat16_cpu, this_cpu
 
 TINY = BertConfig(
@@ -58,11 +57,19 @@ def test_gpu_explicit_choices_and_bad_values():
     )
     plan = choose_plan("float16", "on", device="cpu")
     assert (plan.dtype_policy, plan.jit_compile) == ("mixed_float16", True)
-    assert plan.reason == "float16 as asked; XLA on as asked"
+    assert plan.reason.startswith("float16 as asked; XLA on as asked; eager block")
     with pytest.raises(AttentionLabError, match="unknown precision 'int8'"):
         choose_plan("int8")
     with pytest.raises(AttentionLabError, match="unknown --xla 'maybe'"):
         choose_plan(xla="maybe")
+
+
+def test_the_fused_block_runs_where_tensorflow_fuses_it_and_nowhere_else():
+    assert choose_plan("float32", "off", device="cpu").implementation == "fused"
+    assert choose_plan("bfloat16", "off", device="cpu").implementation == "fused"
+    assert choose_plan("float32", "on", device="cpu").implementation == "eager"
+    assert choose_plan(device="gpu").implementation == "eager"  # XLA on a GPU
+    assert "fused block" in choose_plan("float32", "off", device="cpu").describe()
 
 
 def test_bf16_plan_runs_the_model_in_bfloat16_close_to_float32():
@@ -73,7 +80,7 @@ def test_bf16_plan_runs_the_model_in_bfloat16_close_to_float32():
     outputs = {}
     for precision in ("float32", "bfloat16"):
         plan = choose_plan(precision, device="cpu")
-        model = BertModel(TINY, dtype=plan.dtype_policy)
+        model = BertModel(TINY, implementation=plan.implementation, dtype=plan.dtype_policy)
         model.build()
         if precision == "float32":
             weights = model.get_weights()
@@ -91,5 +98,5 @@ def test_the_float32_cpu_path_keeps_parity_with_hugging_face(minilm_dir):
     from attention_lab.parity import run_parity
 
     plan = choose_plan("float32", device="cpu")
-    report = run_parity(minilm_dir, xla=plan.jit_compile)
+    report = run_parity(minilm_dir, xla=plan.jit_compile, implementation=plan.implementation)
     assert report.passed, report.format_table()

@@ -8,7 +8,7 @@ import pytest
 from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.models.classifier import build_classifier
+from attention_lab.models.bert import build_classifier
 from attention_lab.training.callbacks import ResumableEarlyStopping, TrainingCheckpoint, improves
 from attention_lab.training.data import (
     EncodedDataset,

@@ -33,7 +33,7 @@ import json, sys
 sys.path.insert(0, {tests!r})
 import keras
 from tiny_runs import tiny_config, toy_sentiment
-from attention_lab.models.classifier import build_classifier
+from attention_lab.models.bert import build_classifier
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 
 class Losses(keras.callbacks.Callback):

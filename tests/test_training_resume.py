@@ -16,7 +16,7 @@ import pytest
 from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import CheckpointError
-from attention_lab.models.classifier import build_classifier
+from attention_lab.models.bert import build_classifier
 from attention_lab.training import run_folder
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_lab.config import BertConfig
+from attention_lab.models.bert import BertConfig
 from attention_lab.training.data import EncodedDataset
 
 WORDS = [

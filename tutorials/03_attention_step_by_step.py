@@ -22,7 +22,9 @@
 # heads do this in parallel and their outputs are concatenated and projected. Here we do each
 # of those steps by hand, on a real sentence, with the real weights of a pretrained BERT
 # (all-MiniLM-L6-v2: 6 blocks, 12 heads, hidden size 384), print every shape, and check each
-# step against `attention_lab`'s layers.
+# step against `attention_lab`'s layers. Their code is one file, `attention_lab/models/bert.py`,
+# in the chapter's order: section 2 of that file is scaled dot-product attention, section 3
+# multi-head self-attention, section 4 the encoder block.
 #
 # The tutorial does the same thing in fast and full mode (it is small); the committed
 # notebook was executed in full mode.
@@ -47,7 +49,7 @@ import numpy as np
 from keras import ops
 
 from attention_lab.convert import load_bert
-from attention_lab.layers import additive_attention_mask, scaled_dot_product_attention
+from attention_lab.models.bert import additive_attention_mask, scaled_dot_product_attention
 from attention_lab.tokenization import BertTokenizer
 
 np.set_printoptions(precision=3, suppress=True, linewidth=110)

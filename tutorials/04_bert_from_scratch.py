@@ -21,8 +21,12 @@
 #
 # The chapter loads BERT with `TFBertModel.from_pretrained('bert-base-cased')`. Here we build
 # it from `attention_lab`'s own layers, piece by piece: the embeddings, one encoder block,
-# the whole model. Then we load real pretrained weights into it and check, layer by layer,
-# that it computes the same numbers as Hugging Face's reference implementation.
+# the whole model. All of them are in one file, `attention_lab/models/bert.py`, in this order:
+# the configuration (its section 1), attention (2-3), the encoder block (4), the embeddings
+# (5), the pooler (6), `BertModel` (7) and the classifiers of chapter sections 5 and 6 (8).
+# Every module takes the one `BertConfig`. Then we load real pretrained weights into it and
+# check, layer by layer, that it computes the same numbers as Hugging Face's reference
+# implementation.
 #
 # Fast mode (the test suite) and full mode differ only at the end: full mode also runs the
 # parity check compiled with XLA. The committed notebook was executed in full mode.
@@ -49,14 +53,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import attention_lab
-from attention_lab import BertConfig
 from attention_lab.convert import convert_checkpoint, load_bert
-from attention_lab.layers import (
+from attention_lab.models.bert import (
+    BertConfig,
     BertEmbeddings,
+    BertModel,
     TransformerEncoderBlock,
     additive_attention_mask,
 )
-from attention_lab.models.bert import BertModel
 from attention_lab.parity import run_parity
 from attention_lab.tokenization import BertTokenizer
 
@@ -67,12 +71,13 @@ BERT_BASE_CASED = SHARED_DATA / "bert-base-cased"  # vocab.txt and config.json, 
 # %% [markdown]
 # ## The configuration
 #
-# Every size is in `BertConfig`, whose defaults are BERT-Base cased. The configuration file of
-# the real `bert-base-cased` gives the same numbers.
+# Every size is in `BertConfig`, whose defaults are BERT-Base cased. Its fields have Hugging
+# Face's names, so the configuration file of the real `bert-base-cased` reads as it is, and
+# gives the same numbers.
 
 # %%
 config = BertConfig()
-hf_config = BertConfig.from_hf_config(json.loads((BERT_BASE_CASED / "config.json").read_text()))
+hf_config = BertConfig.from_dict(json.loads((BERT_BASE_CASED / "config.json").read_text()))
 print(config)
 print("bert-base-cased's config.json gives the same configuration:", hf_config == config)
 print("head size d_k = hidden_size / num_attention_heads =", config.head_size)
@@ -101,12 +106,7 @@ for name, value in inputs.items():
 # Three lookup tables: one row per WordPiece, per position (up to 512) and per segment (2).
 
 # %%
-embeddings = BertEmbeddings(
-    vocab_size=config.vocab_size,
-    hidden_size=config.hidden_size,
-    max_position_embeddings=config.max_position_embeddings,
-    type_vocab_size=config.type_vocab_size,
-)
+embeddings = BertEmbeddings(config)
 E = embeddings(inputs["input_ids"], inputs["token_type_ids"])
 print("E:", tuple(E.shape), "  # (batch, seq_len, hidden)")
 for weight in embeddings.weights:
@@ -123,11 +123,7 @@ print(f"embedding parameters: {embeddings.count_params():,}")
 # The block returns its attention weights alongside its output.
 
 # %%
-block = TransformerEncoderBlock(
-    hidden_size=config.hidden_size,
-    num_heads=config.num_attention_heads,
-    intermediate_size=config.intermediate_size,
-)
+block = TransformerEncoderBlock(config)
 mask = additive_attention_mask(inputs["attention_mask"])  # (batch, 1, 1, seq_len)
 H1, attention_probs = block(E, mask)
 print("block output:", tuple(H1.shape), " attention:", tuple(attention_probs.shape))

@@ -41,7 +41,7 @@ def run(args) -> int:
 
     check_at_least_one("--batch-size", args.batch_size)
     plan = choose_plan(args.precision, args.xla)
-    loaded, run_record = load_run(args.checkpoint, dtype=plan.dtype_policy)
+    loaded, run_record = load_run(args.checkpoint, plan)
     settings = run_record["settings"]
     started = time.perf_counter()
     data = encode_imdb(
@@ -52,7 +52,7 @@ def run(args) -> int:
         settings["max_len"],
         settings["truncation"],
     )
-    data.check(loaded.config.num_labels, f"IMDb {args.split} split")
+    data.check(loaded.config, f"IMDb {args.split} split")
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
     metrics, _ = evaluate(loaded.model, data, args.batch_size, plan, not args.no_progress)

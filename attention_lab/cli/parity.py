@@ -43,6 +43,14 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--xla", action="store_true", help="compile ours whole (XLA, through the Keras backend)"
     )
+    parser.add_argument(
+        "--implementation",
+        choices=("eager", "fused"),
+        default="eager",
+        help="ours' encoder block: eager (the definition, attention_lab/models/bert.py) or "
+        "fused (attention_lab/models/bert_fused.py, the one a TensorFlow graph runs); the "
+        "weights are the same (default eager)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -58,6 +66,7 @@ def run(args) -> int:
         max_length=args.max_length,
         precision=args.precision,
         batch_size=args.batch_size,
+        implementation=args.implementation,
     )
     print(report.to_json() if args.json else report.format_table())
     return 0 if report.passed else 1

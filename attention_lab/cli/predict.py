@@ -47,7 +47,7 @@ def run(args) -> int:
     if not texts:
         raise AttentionLabError("no text to classify; pass texts or --file FILE")
     plan = choose_plan("float32", "off")
-    loaded, run_record = load_run(args.checkpoint)
+    loaded, run_record = load_run(args.checkpoint, plan)
     records = predict_texts(
         loaded.model, loaded.tokenizer(), texts, run_record, loaded.label_names, plan
     )

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab import __version__
-from attention_lab.config import ACTIVATIONS, BertConfig
 from attention_lab.convert.hf_checkpoint import (
     SAFETENSORS,
+    bert_config,
     check_tensor,
     read_hf_config,
     read_state_dict,
@@ -57,8 +57,7 @@ from attention_lab.convert.weight_map import (
 )
 from attention_lab.errors import CheckpointError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, check_separate
-from attention_lab.models.bert import BertModel
-from attention_lab.models.classifier import HEADS, build_classifier, head_name
+from attention_lab.models.bert import HEADS, BertConfig, BertModel, build_classifier, head_name
 from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
 
 FORMAT = 2  # the "attention_lab.format" of config.json; 0.1.0 wrote manifest.json + .h5 instead
@@ -85,7 +84,7 @@ class LoadedBert:
 
     Attributes:
         model: :class:`~attention_lab.models.bert.BertModel` or one of the classifiers.
-        config: its :class:`~attention_lab.config.BertConfig`.
+        config: its :class:`~attention_lab.models.bert.BertConfig`.
         directory: the local folder it was read from (tokenizer files live there).
         label_names: the classifier's labels (``id2label``), empty for a bare encoder.
         report: which tensors were loaded and which skipped.
@@ -236,6 +235,7 @@ def load_bert(
     head: str | None = None,
     num_labels: int | None = None,
     dtype=None,
+    implementation: str = "eager",
 ) -> LoadedBert:
     """Read a BERT folder (or hub id) into our Keras model.
 
@@ -247,6 +247,8 @@ def load_bert(
             keeps the folder's head only when it is the same head with ``num_labels`` outputs.
         num_labels: outputs of a requested head (default: the folder's, else 2).
         dtype: a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``, ...).
+        implementation: the encoder block, ``"eager"`` or ``"fused"``
+            (:attr:`attention_lab.runtime.Plan.implementation`); the weights are the same.
 
     Raises :class:`~attention_lab.errors.CheckpointError` naming the file, tensor or setting
     that is wrong and what to do.
@@ -254,7 +256,7 @@ def load_bert(
     directory = resolve_model_dir(source)
     _refuse_unreadable_folders(directory)
     hf = read_hf_config(directory)
-    config = BertConfig.from_hf_config(hf)
+    config = bert_config(hf)
     # config.json's attention_lab block: empty for a folder that we did not write
     ours = hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
     _check_weights_digest(directory, ours)
@@ -272,7 +274,7 @@ def load_bert(
             "its pooler"
         )
     if head is None:
-        model = BertModel(config, add_pooling_layer=has_pooler, dtype=dtype)
+        model = BertModel(config, has_pooler, implementation, dtype=dtype)
         model.build()
         rows, names = bert_weight_map(model, prefix=prefix), []
     else:
@@ -282,7 +284,7 @@ def load_bert(
         head_options = {}
         if head == "custom" and saved == "custom":
             head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
-        model = build_classifier(head, config, dtype, **head_options)
+        model = build_classifier(head, config, dtype, implementation, **head_options)
         rows = bert_weight_map(model.bert, prefix=prefix)
         names = default_label_names(config.num_labels)
         if saved == head and _head_fits(model, head, state):  # the folder's own head: keep it
@@ -317,8 +319,6 @@ def hf_config(model, label_names: list[str] | None = None, provenance: dict | No
     values.update(
         architectures=[ARCHITECTURES[kind]],
         model_type="bert",
-        hidden_act=ACTIVATIONS[config.hidden_act].hf_name,
-        position_embedding_type="absolute",
         torch_dtype="float32",
     )
     del values["num_labels"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab.errors import CheckpointError
+from attention_lab.models.bert import BertConfig
 
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -83,6 +84,21 @@ def read_hf_config(model_dir: Path) -> dict:
             "fix it in config.json or remove it"
         )
     return values
+
+
+def bert_config(values: dict) -> BertConfig:
+    """The :class:`BertConfig` of a ``config.json`` read by :func:`read_hf_config`.
+
+    The field names are Hugging Face's, so the values pass as they are; ``BertConfig`` checks
+    them. Two keys need reading: ``pad_token_id`` may be null (0 is BERT's ``[PAD]``), and a
+    classifier's label count is the size of its ``id2label``.
+    """
+    values = dict(values)
+    if values.get("pad_token_id") is None:
+        values["pad_token_id"] = 0
+    if values.get("id2label"):
+        values["num_labels"] = len(values["id2label"])
+    return BertConfig.from_dict(values)
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:

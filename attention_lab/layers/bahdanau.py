@@ -18,7 +18,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from attention_lab.layers.scaled_dot_product import MASK_VALUE
+# Added to the scores of padded positions: exp(-1e9 - max) is exactly 0.0 in float32.
+MASK_VALUE = -1e9
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")

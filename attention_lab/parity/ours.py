@@ -14,10 +14,8 @@ import numpy as np
 
 from attention_lab.backend import compile_function
 from attention_lab.convert import load_bert
-from attention_lab.layers.embeddings import check_ids_in_range
-from attention_lab.models.classifier import BertForSequenceClassification
+from attention_lab.models.bert import BertForSequenceClassification, check_inputs
 from attention_lab.parity.compare import named_outputs
-from attention_lab.runtime import POLICIES
 
 
 def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.Model:
@@ -32,12 +30,13 @@ def has_head(model: keras.Model) -> bool:
     return isinstance(model, BertForSequenceClassification)
 
 
-def in_policy(model: keras.Model, precision: str) -> keras.Model:
-    """``model`` itself in float32, else a twin under that precision's policy, same weights."""
-    policy = POLICIES[precision]
-    if model.dtype_policy.name == policy:
+def in_policy(model: keras.Model, policy: str, implementation: str = "eager") -> keras.Model:
+    """``model`` itself when it runs under the Keras dtype ``policy`` with the encoder block
+    ``implementation``, else a twin that does, with the same weights."""
+    if model.dtype_policy.name == policy and model.implementation == implementation:
         return model
-    twin = type(model).from_config({**model.get_config(), "dtype": policy})
+    config = {**model.get_config(), "dtype": policy, "implementation": implementation}
+    twin = type(model).from_config(config)
     twin.build()
     twin.set_weights(model.get_weights())
     return twin
@@ -65,13 +64,7 @@ def forward(model: keras.Model, xla: bool, graph: bool = False):
     run = compile_function(run, jit_compile=xla) if xla or graph else run
 
     def call(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if xla:  # XLA drops the embeddings' range checks: the ids are checked here instead
-            config = bert.config
-            fix = "tokenize with this model's own vocab.txt"
-            check_ids_in_range(batch["input_ids"], config.vocab_size, "input_ids", fix)
-            check_ids_in_range(
-                batch["token_type_ids"], config.type_vocab_size, "token_type_ids", fix
-            )
+        check_inputs(bert.config, batch)  # before the call: a compiled one cannot check ids
         out = run({k: keras.ops.convert_to_tensor(v) for k, v in batch.items()})
         return named_outputs(
             [_numpy(h) for h in out["hidden_states"]],

@@ -158,6 +158,7 @@ class ParityReport:
     padded_tokens: int = 0
     truncated: int = 0
     max_length: int | None = None
+    implementation: str = "eager"  # ours' encoder block (attention_lab.models.bert.ENCODER_BLOCKS)
 
     @property
     def passed(self) -> bool:
@@ -191,6 +192,7 @@ class ParityReport:
             "passed": self.passed,
             "model": self.model,
             "xla": self.xla,
+            "implementation": self.implementation,
             "precision": self.criteria.precision,
             "backend": keras.backend.backend(),
             "batch_shape": list(self.batch_shape),
@@ -252,7 +254,8 @@ class ParityReport:
         lines = [
             f"Parity: attention_lab vs transformers.BertModel, {self.model}",
             f"{sequences} sequences of up to {longest} tokens ({self.real_tokens} real tokens, "
-            f"{self.padded_tokens} padded), ours run {mode}, {POLICIES[precision]}",
+            f"{self.padded_tokens} padded), ours run {mode}, {POLICIES[precision]}, "
+            f"{self.implementation} encoder block",
             f"ref = Hugging Face {reference}; f64 = Hugging Face float64 (.double()), "
             "the ground truth",
         ]
@@ -319,6 +322,7 @@ def run_parities(
     max_length: int | None = None,
     precision: str = "float32",
     batch_size: int = 8,
+    implementation: str = "eager",
 ) -> list[ParityReport]:
     """One report per entry of ``xla`` (ours eager, compiled), against one reference run.
 
@@ -331,7 +335,7 @@ def run_parities(
     keras_model = load_ours(model_dir, ours)
     batches = _batches(model_dir, keras_model.config, texts, max_length, batch_size)
     reference = Reference(model_dir, with_head=has_head(keras_model))
-    ours_in_precision = in_policy(keras_model, precision)
+    ours_in_precision = in_policy(keras_model, POLICIES[precision], implementation)
     forwards = [forward(ours_in_precision, mode) for mode in xla]
 
     stats: list[dict[str, TensorStats]] = [{} for _ in xla]
@@ -359,6 +363,7 @@ def run_parities(
             padded_tokens=batches.padded_tokens,
             truncated=batches.truncated,
             max_length=batches.max_length,
+            implementation=implementation,
         )
         for mode, rows in zip(xla, stats, strict=True)
     ]
@@ -372,6 +377,7 @@ def run_parity(
     max_length: int | None = None,
     precision: str = "float32",
     batch_size: int = 8,
+    implementation: str = "eager",
 ) -> ParityReport:
     """Compare ``ours`` (default: ``model`` converted in memory) with the reference ``model``.
 
@@ -379,8 +385,16 @@ def run_parity(
     written by ``attention-lab convert`` from it, or a built Keras model (one you changed, to
     see what the report catches). ``xla`` compiles ours whole. ``texts`` (each a text or a
     pair) replace the default batch and are run ``batch_size`` at a time; ``max_length``
-    truncates longer sequences.
+    truncates longer sequences. ``implementation`` runs ours with that encoder block
+    (``"fused"``: :mod:`attention_lab.models.bert_fused`), on the same weights.
     """
     return run_parities(
-        model, ours, (xla,), texts, max_length, precision=precision, batch_size=batch_size
+        model,
+        ours,
+        (xla,),
+        texts,
+        max_length,
+        precision=precision,
+        batch_size=batch_size,
+        implementation=implementation,
     )[0]

@@ -36,6 +36,7 @@ import numpy as np
 
 from attention_lab import backend
 from attention_lab.errors import AttentionLabError
+from attention_lab.models.bert import BertConfig, check_inputs
 
 FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 LENGTH_MULTIPLE = 16  # trimmed batches are padded to a multiple of this: few distinct shapes
@@ -83,8 +84,11 @@ class EncodedDataset:
         """The features of ``indices``, trimmed to the first ``width`` positions."""
         return {k: v[indices, :width] for k, v in self.features.items()}
 
-    def check(self, num_labels: int, name: str = "dataset") -> None:
-        """Refuse an empty dataset and labels outside ``0 … num_labels - 1``."""
+    def check(self, config: BertConfig, name: str = "dataset") -> None:
+        """Refuse an empty dataset, labels outside ``0 … num_labels - 1`` and features the
+        model of ``config`` cannot read (:func:`~attention_lab.models.bert.check_inputs`):
+        compiled training and evaluation steps can no longer check them."""
+        num_labels = config.num_labels
         if len(self) == 0:
             raise AttentionLabError(
                 f"the {name} is empty; pass reviews (check --limit and the data source)"
@@ -96,6 +100,7 @@ class EncodedDataset:
                 f"{num_labels}-label head needs labels 0 … {num_labels - 1} (IMDb: 0 = negative, "
                 "1 = positive; the unsupervised split's -1 cannot be trained on)"
             )
+        check_inputs(config, self.features)
 
 
 def encode_reviews(

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.models.bert import check_inputs
 from attention_lab.runtime import Plan
 from attention_lab.training.data import EncodedDataset, InferenceBatches, encode_reviews
 from attention_lab.training.metrics import classification_metrics
@@ -30,6 +31,7 @@ def predict_logits(
     def forward(features):
         return keras.ops.cast(model(features, training=False), "float32")
 
+    check_inputs(model.config, data.features)  # compiled steps cannot check the ids
     step = plan.compile(forward) if plan is not None else forward
     batches = InferenceBatches(data, batch_size)
     out = np.zeros((len(data), int(model.config.num_labels)), dtype=np.float32)

@@ -29,7 +29,7 @@ from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
 from attention_lab.io import atomic_write_json, check_separate
-from attention_lab.runtime import choose_plan, machine
+from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
 from attention_lab.training.fit import TrainingConfig, fit_classifier
@@ -111,7 +111,7 @@ def finetune(
     import keras
 
     from attention_lab.convert import load_bert
-    from attention_lab.models.classifier import set_encoder_trainable
+    from attention_lab.models.bert import set_encoder_trainable
 
     out = Path(out)
     training = training or TrainingConfig()
@@ -137,7 +137,13 @@ def finetune(
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    loaded = load_bert(model, head=head, num_labels=len(LABEL_NAMES), dtype=plan.dtype_policy)
+    loaded = load_bert(
+        model,
+        head=head,
+        num_labels=len(LABEL_NAMES),
+        dtype=plan.dtype_policy,
+        implementation=plan.implementation,
+    )
     classifier, config = loaded.model, loaded.config
     set_encoder_trainable(classifier, not freeze_encoder)
     check_max_len(max_len, config)
@@ -150,7 +156,7 @@ def finetune(
 
     started = time.perf_counter()
     encoded = encode_imdb(tokenizer, "train", data, limit, max_len, truncation)
-    encoded.check(config.num_labels, "IMDb training data")
+    encoded.check(config, "IMDb training data")
     train, validation = train_validation_split(encoded, VALIDATION_FRACTION, seed=SPLIT_SEED)
     if len(train) < training.batch_size:
         raise AttentionLabError(
@@ -203,9 +209,12 @@ def finetune(
     return record
 
 
-def load_run(run_dir: str | os.PathLike, dtype=None):
-    """``(LoadedBert, run record)`` of a finished run folder."""
+def load_run(run_dir: str | os.PathLike, plan: Plan | None = None):
+    """``(LoadedBert, run record)`` of a finished run folder, built for ``plan`` (its precision
+    and encoder block; float32 and the definition's block when None)."""
     from attention_lab.convert import load_bert
 
     record = run_folder.read_finished_run(run_dir)
-    return load_bert(run_dir, dtype=dtype), record
+    if plan is None:
+        return load_bert(run_dir), record
+    return load_bert(run_dir, dtype=plan.dtype_policy, implementation=plan.implementation), record

@@ -7,7 +7,7 @@ epochs=3)``. :func:`fit_classifier` is that call, with what fine-tuning at scale
 - the loss on the logits: sparse softmax cross-entropy on labels 0/1, the same objective as
   the chapter's one-hot ``BinaryCrossentropy(from_logits=True)`` on two outputs (for the
   chapter's custom head, which puts a sigmoid before that loss, see
-  :class:`~attention_lab.models.classifier.BertCustomClassifier`);
+  :class:`~attention_lab.models.bert.BertCustomClassifier`);
 - AdamW on a warm-up + linear-decay schedule with clipping (:mod:`.optimization`);
 - XLA (``jit_compile``) and mixed precision (the model's dtype policy; Keras adds loss scaling
   for float16), as :mod:`attention_lab.runtime` chooses;
@@ -119,10 +119,9 @@ def fit_classifier(
     """
     if config.learning_rate is None:
         raise AttentionLabError("fit_classifier needs a learning rate; pass one in the config")
-    num_labels = int(model.config.num_labels)
-    train.check(num_labels, "training set")
+    train.check(model.config, "training set")
     if validation is not None:
-        validation.check(num_labels, "validation set")
+        validation.check(model.config, "validation set")
     stream = TrainingStream(train, config.batch_size, config.seed, 0, config.bucket_by_length)
     spe = stream.steps_per_epoch
     compile_classifier(model, config, spe * config.epochs, jit_compile)
