@@ -102,6 +102,16 @@ def test_a_custom_head_run_loads_its_encoder_in_transformers(runs):
     assert np.abs(np.asarray(pooled) - theirs.numpy()).max() <= 1e-4
 
 
+@pytest.mark.parametrize("head", ["prebuilt", "custom"])
+def test_parity_compares_the_encoder_of_either_head_and_the_logits_hugging_face_has(runs, head):
+    status, out, err = run_cli("parity", runs / head, "--json")
+    assert status == 0, err
+    summary = json.loads(out)
+    assert summary["passed"] and len(summary["max_abs_diff"]["hidden_states"]) == 2
+    # transformers has the pre-built head (BertForSequenceClassification), not the custom one
+    assert ("logits" in summary["max_abs_diff"]) == (head == "prebuilt")
+
+
 def test_evaluate_predict_and_export(runs, inputs, tmp_path):
     run = runs / "prebuilt"
     status, out, err = run_cli("evaluate", "--checkpoint", run, "--data", inputs["data"],

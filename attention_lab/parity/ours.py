@@ -14,7 +14,7 @@ import numpy as np
 
 from attention_lab.backend import compile_function
 from attention_lab.convert import load_bert
-from attention_lab.models.bert import BertForSequenceClassification, check_inputs
+from attention_lab.models.bert import BertForSequenceClassification, BertModel, check_inputs
 from attention_lab.parity.compare import named_outputs
 
 
@@ -26,7 +26,9 @@ def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.
 
 
 def has_head(model: keras.Model) -> bool:
-    """Whether ``model`` is a sequence classifier (its logits are compared too)."""
+    """Whether Hugging Face has ``model``'s head, so that its logits are compared too: the
+    pre-built head is ``BertForSequenceClassification``; the chapter's custom head has no Hugging
+    Face class, so of a custom classifier only the encoder is compared."""
     return isinstance(model, BertForSequenceClassification)
 
 
@@ -53,7 +55,7 @@ def forward(model: keras.Model, xla: bool, graph: bool = False):
     library runs on a CPU, where TensorFlow fuses matmuls with their bias and GELU).
     """
     with_head = has_head(model)
-    bert = model.bert if with_head else model
+    bert = model if isinstance(model, BertModel) else model.bert  # the encoder of any head
 
     def run(inputs):
         outputs = bert(inputs, output_hidden_states=True, output_attentions=True)
