@@ -1,13 +1,15 @@
-"""The folder layout is the architecture: imports go one way, and the core needs no TensorFlow.
+"""The folder layout is the architecture: knowledge goes one way, and the core needs no TensorFlow.
 
 Every ``import`` of ``attention_lab`` (module level and inside functions) is read from the
 source; the test fails on any import cycle between modules, on a lower layer importing a higher
-one, and on a TensorFlow import in the backend-neutral core.
+one, on a lower layer's code naming a file that a higher one defines (the converter knowing the
+fine-tuning run record), and on a TensorFlow import in the backend-neutral core.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "attention_lab"
@@ -23,6 +25,17 @@ LAYERS = [
     {"interpret"},
     {"cli", "__main__"},
 ]
+# The files each package defines and writes: only it and the layers above it may name them.
+FORMATS = {
+    "data": ("manifest.json",),  # the IMDb cache
+    "training": (
+        "run.json",  # the fine-tuning run record
+        "state.json",  # the training state to resume from
+        "best.weights.h5",
+        "training.json",  # the seq2seq run record
+        "metrics.json",  # the GloVe run's results
+    ),
+}
 # Pure keras.ops code that runs on TensorFlow, JAX and PyTorch alike.
 BACKEND_NEUTRAL = [
     "layers",
@@ -113,6 +126,51 @@ def test_lower_layers_never_import_higher_ones():
             if here is not None and there is not None and there > here:
                 wrong.append(f"{module} -> {target}")
     assert not wrong, "imports that run back up: " + ", ".join(sorted(wrong))
+
+
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """``(line, text)`` of the string literals of ``path``'s code (docstrings are prose)."""
+    tree = ast.parse(path.read_text())
+    prose = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            prose.add(id(body[0].value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose
+    ]
+
+
+def _names_file(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) is not None
+
+
+def test_lower_layers_never_name_a_higher_ones_files():
+    wrong = []
+    for module, path in _modules().items():
+        here = _layer(module)
+        strings = _code_strings(path)
+        for package, names in FORMATS.items():
+            if here is None or _layer(f"attention_lab.{package}") <= here:
+                continue
+            wrong += [
+                f"{path.relative_to(PACKAGE)}:{line} names {package}'s {name}"
+                for line, text in strings
+                for name in names
+                if _names_file(text, name)
+            ]
+    assert not wrong, wrong
+
+
+def test_each_package_names_the_files_it_is_said_to_define():
+    for package, names in FORMATS.items():
+        strings = [
+            text for path in (PACKAGE / package).rglob("*.py") for _, text in _code_strings(path)
+        ]
+        for name in names:
+            assert any(_names_file(text, name) for text in strings), (package, name)
 
 
 def test_every_package_folder_has_its_place_in_the_layers():

@@ -163,13 +163,6 @@ def test_a_layer_count_that_disagrees_with_the_weights_names_both(tmp_path, tiny
         load_bert(path)
 
 
-def test_folders_of_the_old_format_say_how_to_redo_them(tmp_path):
-    (tmp_path / "manifest.json").write_text("{}")
-    (tmp_path / "model.weights.h5").write_bytes(b"")
-    with pytest.raises(CheckpointError, match="convert the original checkpoint again"):
-        load_bert(tmp_path)
-
-
 def test_save_then_load_round_trips_every_kind(tmp_path, tiny_dir):
     for head in (None, "prebuilt", "custom"):
         loaded = load_bert(tiny_dir, head=head, num_labels=3 if head else None)

@@ -9,8 +9,8 @@ A folder holds
                         ``(out, in)``), so that ``transformers`` loads the folder as it is
     vocab.txt, ...      the tokenizer files
 
-:func:`load_bert` reads any such folder (one from ``transformers``, a hub id, a folder from
-``attention-lab convert``, a fine-tuning run folder) into our Keras model; :func:`save_bert`
+:func:`load_bert` reads any such folder (one from ``transformers``, a hub id, one that
+attention_lab wrote) into our Keras model; :func:`save_bert`
 writes one. ``convert`` is load then save; ``export`` is save. A ``BertModel`` or a pre-built
 classifier folder is what ``transformers.BertModel`` / ``BertForSequenceClassification``
 ``.from_pretrained`` load; the chapter's custom head has no Hugging Face class, so its two dense
@@ -60,9 +60,8 @@ from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, c
 from attention_lab.models.bert import HEADS, BertConfig, BertModel, build_classifier, head_name
 from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
 
-FORMAT = 2  # the "attention_lab.format" of config.json; 0.1.0 wrote manifest.json + .h5 instead
+FORMAT = 2  # config.json's attention_lab.format; a change bumps the version (CHANGELOG.md)
 CONFIG = "config.json"
-RUN_FILE = "run.json"
 ARCHITECTURES = {
     "bert": "BertModel",
     "prebuilt": "BertForSequenceClassification",
@@ -124,36 +123,11 @@ def sha256(path: Path) -> str:
 
 
 def is_our_folder(path: Path) -> bool:
-    """True for a folder attention_lab wrote (any version): ``--overwrite`` may replace it."""
-    config = path / CONFIG
-    if config.is_file():
-        try:
-            if isinstance(json.loads(config.read_text()).get("attention_lab"), dict):
-                return True
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            pass
-    return (path / RUN_FILE).is_file() or (path / "manifest.json").is_file()
-
-
-def _refuse_unreadable_folders(directory: Path) -> None:
-    """Folders of ours that hold no model (yet, or any more): say what to do instead."""
-    if (directory / "manifest.json").is_file() and (directory / "model.weights.h5").is_file():
-        raise CheckpointError(
-            f"{directory} was written by attention_lab 0.1 (manifest.json + model.weights.h5), "
-            "a format this version no longer reads; convert the original checkpoint again: "
-            f"`attention-lab convert SOURCE --out {directory} --overwrite`"
-        )
-    if (directory / "model.npz").is_file() and not (directory / SAFETENSORS).is_file():
-        raise CheckpointError(
-            f"{directory} is a fine-tuning run of attention_lab 0.1 (model.npz), a format this "
-            "version no longer reads; run `attention-lab finetune` again into a new --out folder"
-        )
-    if (directory / RUN_FILE).is_file() and not (directory / CONFIG).is_file():
-        raise CheckpointError(
-            f"{directory} is a fine-tuning run whose training has not finished (no config.json "
-            "and model.safetensors yet); run the same `attention-lab finetune` command again to "
-            "resume it"
-        )
+    """True for a folder attention_lab wrote: ``--overwrite`` may replace it."""
+    try:
+        return isinstance(json.loads((path / CONFIG).read_text()).get("attention_lab"), dict)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return False
 
 
 def _saved_head(ours: dict, state: dict[str, np.ndarray]) -> str | None:
@@ -240,8 +214,7 @@ def load_bert(
     """Read a BERT folder (or hub id) into our Keras model.
 
     Args:
-        source: a Hugging Face folder, a hub id, a folder from ``attention-lab convert`` or
-            ``save_bert``, or a fine-tuning run folder.
+        source: a Hugging Face folder or hub id, or a folder written by :func:`save_bert`.
         head: ``None`` builds what the folder holds (an encoder, or its classifier);
             ``"prebuilt"`` / ``"custom"`` builds that classifier on the folder's encoder and
             keeps the folder's head only when it is the same head with ``num_labels`` outputs.
@@ -254,7 +227,6 @@ def load_bert(
     that is wrong and what to do.
     """
     directory = resolve_model_dir(source)
-    _refuse_unreadable_folders(directory)
     hf = read_hf_config(directory)
     config = bert_config(hf)
     # config.json's attention_lab block: empty for a folder that we did not write

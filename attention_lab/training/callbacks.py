@@ -61,7 +61,7 @@ class TrainingState:
     step: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per finished epoch
     partial: dict = field(default_factory=dict)  # running sums of the unfinished epoch
-    keep_best: str = "loss"  # the figure best_value is (state files before --keep-best: loss)
+    keep_best: str = "accuracy"  # the figure best_value is
     best_value: float | None = None  # the best epoch's validation accuracy or loss
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
@@ -126,14 +126,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if not path.is_file():
             return None
         try:
-            saved = json.loads(path.read_text())
-            if "best_val_loss" in saved:  # written before --keep-best, when the loss decided
-                saved["best_value"] = saved.pop("best_val_loss")
-            return TrainingState(**saved)
+            return TrainingState(**json.loads(path.read_text()))
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise CheckpointError(
-                f"{path} is damaged or was written by another version of attention_lab "
-                f"({type(err).__name__}); move the run folder away and start again"
+                f"{path} is not a training state this version reads ({type(err).__name__}); "
+                "move the run folder away and train again"
             ) from None
 
     def restore(self, model) -> TrainingState:

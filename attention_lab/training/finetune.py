@@ -110,7 +110,6 @@ def finetune(
     """
     import keras
 
-    from attention_lab.convert import load_bert
     from attention_lab.models.bert import set_encoder_trainable
 
     out = Path(out)
@@ -137,7 +136,7 @@ def finetune(
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    loaded = load_bert(
+    loaded = run_folder.load_model(
         model,
         head=head,
         num_labels=len(LABEL_NAMES),

@@ -18,9 +18,10 @@ import json
 import os
 from pathlib import Path
 
-from attention_lab.convert.bert_folder import RUN_FILE
+from attention_lab.convert import LoadedBert, load_bert
 from attention_lab.errors import CheckpointError
 
+RUN_FILE = "run.json"
 FORMAT = "attention_lab.run/2"
 CHECKPOINTS = "checkpoints"
 STATUSES = ("training", "complete")
@@ -28,8 +29,6 @@ STATUSES = ("training", "complete")
 REQUIRED = {"format": str, "status": str, "settings": dict, "label_names": list}
 # Settings a fresh command may change without changing what is trained.
 NOT_IDENTITY = ("checkpoint_every",)
-# Settings added after this format began, with the value that runs written before them had.
-ADDED_SINCE = {"keep_best": "loss"}
 
 
 def read_run(run_dir: str | os.PathLike) -> dict:
@@ -56,11 +55,6 @@ def read_run(run_dir: str | os.PathLike) -> dict:
             f"{path} holds a JSON {type(record).__name__}, not a run record; fine-tune again "
             "into a new --out folder"
         )
-    if record.get("format") == "attention_lab.finetune/1":
-        raise CheckpointError(
-            f"{run_dir} is a run of attention_lab 0.1, a format this version no longer reads; "
-            "run `attention-lab finetune` again into a new --out folder"
-        )
     for key, kind in REQUIRED.items():
         if not isinstance(record.get(key), kind):
             raise CheckpointError(
@@ -69,8 +63,9 @@ def read_run(run_dir: str | os.PathLike) -> dict:
             )
     if record["format"] != FORMAT or record["status"] not in STATUSES:
         raise CheckpointError(
-            f"{path}: unknown format {record['format']!r} or status {record['status']!r}; it was "
-            "written by another version of attention_lab"
+            f"{path} is a run record of format {record['format']!r} and status "
+            f"{record['status']!r}, which this version does not read; fine-tune again into a new "
+            "--out folder"
         )
     return record
 
@@ -86,6 +81,14 @@ def read_finished_run(run_dir: str | os.PathLike) -> dict:
     return record
 
 
+def load_model(source: str | os.PathLike, **options) -> LoadedBert:
+    """``load_bert(source, **options)``; a run folder must have finished training (the
+    converter reads the BERT folder in it and knows nothing of runs)."""
+    if (Path(source).expanduser() / RUN_FILE).is_file():
+        read_finished_run(Path(source).expanduser())
+    return load_bert(source, **options)
+
+
 def differences(previous: dict, current: dict) -> list[str]:
     """The settings in which ``current`` differs from ``previous``, as ``key: old -> new``."""
     keys = sorted((set(previous) | set(current)) - set(NOT_IDENTITY))
@@ -97,6 +100,5 @@ def differences(previous: dict, current: dict) -> list[str]:
 
 
 def identity(settings: dict) -> dict:
-    """The settings a resumed run must match (a run written before a setting existed had the
-    value of :data:`ADDED_SINCE`)."""
-    return {k: v for k, v in {**ADDED_SINCE, **settings}.items() if k not in NOT_IDENTITY}
+    """The settings a resumed run must match."""
+    return {k: v for k, v in settings.items() if k not in NOT_IDENTITY}

@@ -206,7 +206,7 @@ def train_run(
 def _not_a_run(path: Path, problem: str) -> CheckpointError:
     return CheckpointError(
         f"{path}: {problem}; not a seq2seq run folder. Write one with `attention-lab seq2seq "
-        "train --out DIR` (a folder from an older version that fails here: train it again)"
+        "train --out DIR`"
     )
 
 
