@@ -14,11 +14,10 @@ Hugging Face in float32.
 
 from __future__ import annotations
 
-from attention_lab.parity.compare import TensorStats
 from attention_lab.parity.inputs import parity_batch
 from attention_lab.parity.ours import forward, in_policy, load_ours
 from attention_lab.parity.reference import Reference
-from attention_lab.parity.report import CRITERIA, ParityReport
+from attention_lab.parity.report import CRITERIA, ParityReport, add_batch
 
 IMDB_ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
 BERT_VOCAB = "/work/shared/data/bert-base-cased"
@@ -43,12 +42,10 @@ def parity_summary(policy: str, modes: list[str]) -> dict:
     for mode in modes:
         mine = runs[mode]()(batch)
         for precision in ("bfloat16", "float32"):
+            named = {}
             theirs = reference(batch, precision)
-            rows = []
-            for name, value in mine.items():
-                row = TensorStats(name)
-                row.update(value, theirs[name], truth[name], batch["attention_mask"])
-                rows.append(row)
+            add_batch(named, mine, theirs, truth, batch["attention_mask"], model_dir)
+            rows = list(named.values())
             report = ParityReport(
                 model=str(model_dir),
                 xla=mode == "xla",

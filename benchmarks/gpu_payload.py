@@ -24,7 +24,6 @@ Both ``.npz`` files hold LZMA-compressed members, which ``np.load`` reads like a
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -53,11 +52,6 @@ MAX_LEN, SMOKE_MAX_LEN = 512, 32
 PARITY_MAX_LEN = {False: MAX_LEN, True: SMOKE_MAX_LEN}  # by smoke
 PARITY_REVIEWS = 8
 TRUNCATION = "first"
-
-
-def sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -90,10 +84,11 @@ def fetch_wheels(dest: Path) -> list[Path]:
 def write_model(hf_dir: Path, dest: Path) -> None:
     """``hf_dir``'s config and tokenizer files, and its tensors (floats in float16)."""
     from attention_lab.convert import read_state_dict
+    from attention_lab.convert.bert_folder import CONFIG
     from attention_lab.tokenization.vocab import TOKENIZER_FILES
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", *TOKENIZER_FILES):
+    for name in (CONFIG, *TOKENIZER_FILES):
         if (hf_dir / name).is_file():
             shutil.copyfile(hf_dir / name, dest / name)
     tensors = read_state_dict(hf_dir)
@@ -138,6 +133,7 @@ def write_reviews(texts, path: Path) -> None:
 
 
 def write_manifest(payload: Path, about: dict) -> dict:
+    from attention_lab.convert.bert_folder import sha256
     from attention_lab.io import atomic_write_json
 
     files = {
@@ -247,6 +243,8 @@ def prepare_smoke(payload: Path) -> dict:
 
 def check_payload(payload: Path) -> dict:
     """The manifest, after checking every file it names against its size and SHA-256."""
+    from attention_lab.convert.bert_folder import sha256
+
     manifest = json.loads((payload / MANIFEST).read_text())
     for name, expected in manifest["files"].items():
         path = payload / name
@@ -270,6 +268,8 @@ def restore_model(payload: Path, dest: Path) -> Path:
     """The payload's model as a float32 Hugging Face folder at ``dest``."""
     from safetensors.numpy import save_file
 
+    from attention_lab.convert.hf_checkpoint import SAFETENSORS
+
     source = payload / MODEL_DIR
     dest.mkdir(parents=True, exist_ok=True)
     for path in source.iterdir():
@@ -278,7 +278,7 @@ def restore_model(payload: Path, dest: Path) -> Path:
     with np.load(source / WEIGHTS) as weights:
         tensors = {name: weights[name] for name in weights.files}
     full = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in tensors.items()}
-    save_file(full, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    save_file(full, str(dest / SAFETENSORS), metadata={"format": "pt"})
     return dest
 
 

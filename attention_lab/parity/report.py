@@ -314,6 +314,19 @@ def _batches(
     )
 
 
+def add_batch(rows: dict[str, TensorStats], ours, theirs, truth, attention_mask, reference):
+    """Add one batch's named tensors (ours, the reference's, float64's) to ``rows``."""
+    missing = sorted(set(ours) - set(theirs))
+    if missing:
+        raise AttentionLabError(
+            f"ours has {missing[0]} but the reference {reference} does not: ours is not the same "
+            "architecture (num_hidden_layers?)"
+        )
+    for name, value in ours.items():
+        row = rows.setdefault(name, TensorStats(name))
+        row.update(value, theirs[name], truth[name], attention_mask)
+
+
 def run_parities(
     model: str | os.PathLike,
     ours: str | os.PathLike | keras.Model | None = None,
@@ -342,16 +355,7 @@ def run_parities(
     for batch in batches.batches:
         theirs, truth = reference(batch, precision), reference(batch, "float64")
         for ours_forward, rows in zip(forwards, stats, strict=True):
-            mine = ours_forward(batch)
-            missing = sorted(set(mine) - set(theirs))
-            if missing:
-                raise AttentionLabError(
-                    f"ours has {missing[0]} but the reference {model_dir} does not: ours is "
-                    "not the same architecture (num_hidden_layers?)"
-                )
-            for name, value in mine.items():
-                row = rows.setdefault(name, TensorStats(name))
-                row.update(value, theirs[name], truth[name], batch["attention_mask"])
+            add_batch(rows, ours_forward(batch), theirs, truth, batch["attention_mask"], model_dir)
     return [
         ParityReport(
             model=str(model),
