@@ -6,7 +6,7 @@ builds the pre-built or custom classifier on the pre-trained encoder
 (:func:`attention_lab.convert.load_bert`), trains it with ``model.fit``
 (:func:`~attention_lab.training.fit.fit_classifier`) and leaves a run folder
 (:mod:`~attention_lab.training.run_folder`) that ``evaluate``, ``predict``, ``export`` and
-``attention`` read, and that ``transformers`` loads. Passing a run folder as ``model``
+``attention`` read, and that ``transformers`` loads. Passing a run folder as ``source``
 continues from its classifier, head included: the chapter's second custom-model stage
 (encoder frozen, Adam's default learning rate, more epochs).
 
@@ -89,7 +89,7 @@ def _existing_run(out: Path, settings: dict) -> dict | None:
 
 
 def finetune(
-    model: str | os.PathLike,
+    source: str | os.PathLike,
     head: str,
     out: str | os.PathLike,
     training: TrainingConfig | None = None,
@@ -102,7 +102,8 @@ def finetune(
     xla: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Fine-tune ``model`` with ``head`` on IMDb into the run folder ``out``; return run.json.
+    """Fine-tune ``source`` (a BERT folder or hub id, or a run folder) with ``head`` on IMDb into
+    the run folder ``out``; return its run.json.
 
     ``precision`` and ``xla`` are ``--precision``/``--xla`` (see
     :func:`attention_lab.runtime.choose_plan`). Build and compile inside a
@@ -115,10 +116,10 @@ def finetune(
     out = Path(out)
     training = training or TrainingConfig()
     plan = choose_plan(precision, xla)
-    local = Path(model).expanduser()  # else a hub id
+    local = Path(source).expanduser()  # else a hub id
     check_separate(out, local if local.exists() else None)
     settings = {
-        "model": str(local.resolve()) if local.exists() else str(model),
+        "model": str(local.resolve()) if local.exists() else str(source),
         "head": head,
         "freeze_encoder": freeze_encoder,
         "max_len": max_len,
@@ -137,7 +138,7 @@ def finetune(
 
         tf.config.experimental.enable_op_determinism()
     loaded = run_folder.load_model(
-        model,
+        source,
         head=head,
         num_labels=len(LABEL_NAMES),
         dtype=plan.dtype_policy,

@@ -82,15 +82,15 @@ class TrainingConfig:
         check_at_least_one("--patience", self.early_stopping_patience)
 
 
-def compile_classifier(model, config: TrainingConfig, total_steps: int, jit_compile: bool):
+def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_compile: bool):
     """The chapter's ``model.compile``, on logits, with AdamW and the schedule."""
     model.compile(
         optimizer=adamw(
-            config.learning_rate,
+            training.learning_rate,
             total_steps,
-            config.warmup_fraction,
-            config.weight_decay,
-            config.clipnorm,
+            training.warmup_fraction,
+            training.weight_decay,
+            training.clipnorm,
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
@@ -103,44 +103,51 @@ def fit_classifier(
     train: EncodedDataset,
     validation: EncodedDataset | None,
     checkpoint_dir,
-    config: TrainingConfig,
+    training: TrainingConfig,
     jit_compile: bool = False,
     signature: dict | None = None,
     progress: bool = True,
     callbacks=(),
 ) -> dict:
-    """Train ``model`` (a built classifier returning logits) to ``config.epochs``, or resume.
+    """Train ``model`` (a built classifier returning logits) to ``training.epochs``, or resume.
 
     A ``checkpoint_dir`` that holds a backup resumes from its step; a backup written for
     another ``signature`` is refused. With ``validation``, the best epoch's weights (by
-    ``config.keep_best``) are in ``model`` at the end. Returns the training record: ``history``
+    ``training.keep_best``) are in ``model`` at the end. Returns the training record: ``history``
     (one entry per epoch), ``steps``, ``best_epoch``, ``stopped_early``, ``train_seconds``,
     ``examples_per_second`` and ``compile_seconds``.
     """
-    if config.learning_rate is None:
-        raise AttentionLabError("fit_classifier needs a learning rate; pass one in the config")
+    if training.learning_rate is None:
+        raise AttentionLabError("fit_classifier needs a learning rate; pass one in TrainingConfig")
     train.check(model.config, "training set")
     if validation is not None:
         validation.check(model.config, "validation set")
-    stream = TrainingStream(train, config.batch_size, config.seed, 0, config.bucket_by_length)
+    stream = TrainingStream(train, training.batch_size, training.seed, 0, training.bucket_by_length)
     spe = stream.steps_per_epoch
-    compile_classifier(model, config, spe * config.epochs, jit_compile)
-    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": config.epochs}
+    compile_classifier(model, training, spe * training.epochs, jit_compile)
+    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": training.epochs}
     backup = TrainingCheckpoint(
-        checkpoint_dir, spe, config.batch_size, config.checkpoint_every, config.keep_best, signature
+        checkpoint_dir,
+        spe,
+        training.batch_size,
+        training.checkpoint_every,
+        training.keep_best,
+        signature,
     )
     state = backup.restore(model)
     if state.step:
         print(f"resuming from step {state.step} (epoch {state.epoch + 1})", flush=True)
     all_callbacks = [backup, *callbacks]
-    if config.early_stopping_patience and validation is not None:
-        stopping = ResumableEarlyStopping(config.early_stopping_patience, state, config.keep_best)
+    if training.early_stopping_patience and validation is not None:
+        stopping = ResumableEarlyStopping(
+            training.early_stopping_patience, state, training.keep_best
+        )
         all_callbacks.append(stopping)
     val = None if validation is None else InferenceBatches(validation, 64).for_fit()
 
     def run(first_epoch: int, epochs: int, steps: int) -> None:
         data = TrainingStream(
-            train, config.batch_size, config.seed, state.step, config.bucket_by_length
+            train, training.batch_size, training.seed, state.step, training.bucket_by_length
         )
         model.fit(
             data.for_fit(),
@@ -154,14 +161,14 @@ def fit_classifier(
         )
 
     epoch, position = divmod(state.step, spe)
-    patience = config.early_stopping_patience if validation is not None else None
+    patience = training.early_stopping_patience if validation is not None else None
     if patience and not position and state.epochs_without_improvement >= patience:
         state.stopped_early = True  # killed after the epoch's backup, before EarlyStopping
     if position and not state.stopped_early:  # first the steps an interrupted epoch had left
         run(epoch, epoch + 1, spe - position)
         epoch += 1
-    if epoch < config.epochs and not backup.state.stopped_early:
-        run(epoch, config.epochs, spe)
+    if epoch < training.epochs and not backup.state.stopped_early:
+        run(epoch, training.epochs, spe)
     best = backup.load_best(model) if validation is not None else False
     state = backup.state
     return {
