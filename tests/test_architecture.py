@@ -23,7 +23,7 @@ LAYERS = [
     {"convert"},
     {"parity", "training"},
     {"interpret"},
-    {"cli", "__main__"},
+    {"cli", "__main__", "compat"},
 ]
 # The files each package defines and writes: only it and the layers above it may name them.
 FORMATS = {

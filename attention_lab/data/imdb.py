@@ -27,15 +27,20 @@ Text and labels are exactly what tensorflow-datasets stores: the file's bytes wi
 whitespace stripped; label 0 for the archive folder ``neg``, 1 for ``pos`` (:data:`LABEL_FOLDERS`;
 for people, :data:`LABEL_NAMES` ``negative``/``positive``) and -1 for the unlabelled split. The
 order is a fixed pseudo-random permutation of the files (tensorflow-datasets also stores a fixed
-shuffle), so that a prefix such as ``dataset.take(1000)`` holds both labels.
+shuffle), so that a prefix such as ``dataset.take(1000)`` holds both labels. For
+tensorflow-datasets' own order (the chapter's printed reviews), :func:`prepare_tfds_imdb` builds
+its ``imdb_reviews`` from the local archive (what ``attention_lab.compat.tfds.load`` does).
 
 Public API (stable): :data:`SPLITS`, :data:`LABEL_FOLDERS`, :data:`LABEL_NAMES`,
 :func:`resolve_imdb_source`, :class:`ImdbSource`, :func:`read_imdb` (numpy/Python side),
-:func:`load_imdb` (``tf.data``) and :func:`load_imdb_unsupervised`.
+:func:`load_imdb` (``tf.data``), :func:`load_imdb_unsupervised`, :func:`prepare_tfds_imdb` and
+:func:`tfds_manual_archive`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -44,6 +49,7 @@ import os
 import re
 import socket
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +63,7 @@ SPLITS = ("train", "test", "unsupervised")
 ENV_VAR = "ATTENTION_LAB_IMDB"
 CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
 ARCHIVE_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+TFDS_ARCHIVE_NAME = "aclImdb_v1.tar.gz"  # the file name tensorflow-datasets registers
 # Label 0 and label 1: the archive's folder names, and the names shown to people.
 LABEL_FOLDERS = ("neg", "pos")
 LABEL_NAMES = ("negative", "positive")
@@ -323,6 +330,70 @@ def _read_tfds(split: str) -> tuple[list[bytes], np.ndarray]:
         texts.append(bytes(text))
         labels.append(int(label))
     return texts, np.array(labels, dtype=np.int64)
+
+
+def tfds_manual_archive(data_dir: str | os.PathLike | None = None) -> Path:
+    """Where tensorflow-datasets' download manager looks for a manually downloaded archive:
+    ``<data_dir>/downloads/manual/aclImdb_v1.tar.gz`` (default data_dir
+    ``~/tensorflow_datasets`` or ``$TFDS_DATA_DIR``)."""
+    import tensorflow_datasets as tfds
+
+    root = tfds.builder("imdb_reviews", data_dir=data_dir).data_dir_root
+    return Path(root) / "downloads" / "manual" / TFDS_ARCHIVE_NAME
+
+
+@functools.cache
+def _local_archive_builder() -> type:
+    """tensorflow-datasets' ``imdb_reviews`` builder that "downloads" a given local archive.
+
+    Everything but the download is the real builder's: features, info, splits and the order
+    (each split's examples sorted by the md5 of the split name and the file's path in the
+    archive). The official archive's registered checksum would refuse any other file, so this
+    builder registers the given file's own size and sha256 instead.
+    """
+    from tensorflow_datasets.core.download import checksums
+    from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_builder as real
+
+    class LocalArchiveImdb(real.Builder, skip_registration=True):
+        name = "imdb_reviews"
+
+        def __init__(self, *, archive: Path, **kwargs):
+            self.archive = archive
+            super().__init__(**kwargs)
+
+        @classmethod
+        def get_metadata(cls):  # the description and citation beside the real builder
+            return real.Builder.get_metadata()
+
+        @property
+        def url_infos(self):
+            url_info = checksums.compute_url_info(self.archive)
+            return {real._DOWNLOAD_URL: dataclasses.replace(url_info, filename=TFDS_ARCHIVE_NAME)}
+
+    return LocalArchiveImdb
+
+
+def prepare_tfds_imdb(archive: str | os.PathLike, data_dir: str | os.PathLike | None = None):
+    """Prepare tensorflow-datasets' ``imdb_reviews`` from a local ``aclImdb_v1.tar.gz``, offline.
+
+    Then ``tfds.load("imdb_reviews", data_dir=data_dir)`` reads it as if downloaded (the
+    chapter's first review is "This was an absolutely terrible movie. Don't be lured in by
+    Christopher Walken..."). All three splits take about 30 s on a laptop CPU.
+    """
+    import tensorflow_datasets as tfds
+
+    archive = Path(archive).expanduser().resolve()
+    if not archive.is_file():
+        raise AttentionLabError(
+            f"{archive} is not a file; tensorflow-datasets builds imdb_reviews from the "
+            f"aclImdb_v1.tar.gz archive ({ARCHIVE_URL}), not from an extracted folder"
+        )
+    builder = _local_archive_builder()(archive=archive, data_dir=data_dir)
+    with tempfile.TemporaryDirectory() as manual:
+        (Path(manual) / TFDS_ARCHIVE_NAME).symlink_to(archive)
+        config = tfds.download.DownloadConfig(manual_dir=manual)
+        builder.download_and_prepare(download_config=config)
+    return builder
 
 
 def read_imdb(
