@@ -1,9 +1,10 @@
 """The contenders: ours (eager, tf.function, XLA, bfloat16), Hugging Face's PyTorch BertModel
 (float32 and bfloat16 autocast) and KerasHub's BertBackbone (TensorFlow backend, XLA).
 
-Ours run the encoder block that :func:`attention_lab.runtime.choose_plan` picks for each mode;
-the ``plain`` modes run the definition's block (:mod:`attention_lab.models.bert`) where the
-plan picks the fused one, which measures what the fused block gains.
+Ours run the encoder block that :func:`attention_lab.runtime.choose_plan` picks for each mode
+(eager calls: the definition's); the ``plain`` and ``fused`` modes run the other block of
+:mod:`attention_lab.models.bert` and :mod:`attention_lab.models.bert_fused`, so that each
+run measures what the fused block gains or loses in every mode.
 
 Every model is built from the same :class:`~attention_lab.models.bert.BertConfig` with random
 weights (speed does not depend on the values). Inputs are random token ids with every position
@@ -87,6 +88,8 @@ OURS_MODES = {
     "bf16-xla": ("bfloat16", True, None),
     "function-plain": ("float32", False, "eager"),
     "bf16-plain": ("bfloat16", False, "eager"),
+    "eager-fused": ("float32", False, "fused"),
+    "xla-fused": ("float32", True, "fused"),
 }
 # The contenders' names of our modes.
 OURS = {
@@ -97,6 +100,8 @@ OURS = {
     "ours bf16 XLA": "bf16-xla",
     "ours tf.function plain": "function-plain",
     "ours bf16 plain": "bf16-plain",
+    "ours eager fused": "eager-fused",
+    "ours XLA fused": "xla-fused",
 }
 
 
@@ -118,7 +123,7 @@ def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable
     plan = ours_plan(mode)
     model = BertModel(config, implementation=plan.implementation, dtype=plan.dtype_policy)
     model.build()
-    if mode == "eager":
+    if mode.startswith("eager"):
         call = model
     else:
         forward = lambda inputs: model(inputs, training=False)  # noqa: E731
@@ -133,7 +138,7 @@ def ours_forward(config: BertConfig, mode: str) -> Callable[[Workload], Callable
 
 def _keras_train_steps(model, modes: tuple[str, ...]) -> dict:
     """One AdamW optimizer for ``model`` and a step function per mode of :data:`OURS_MODES`
-    (``"eager"``: not compiled), sharing both."""
+    (the ``eager`` modes: not compiled), sharing both."""
     import keras
     import tensorflow as tf
 
@@ -149,7 +154,7 @@ def _keras_train_steps(model, modes: tuple[str, ...]) -> dict:
         return loss
 
     def compiled(mode: str):
-        if mode == "eager":
+        if mode.startswith("eager"):
             return step
         return tf.function(step, jit_compile=OURS_MODES[mode][1])
 

@@ -34,6 +34,8 @@ PRECISION = {
     "ours bf16 XLA": "bfloat16",
     "ours tf.function plain": "float32",
     "ours bf16 plain": "bfloat16",
+    "ours eager fused": "float32",
+    "ours XLA fused": "float32",
     "PyTorch fp32": "float32",
     "PyTorch bf16 autocast": "bfloat16",
     "KerasHub XLA": "float32",

@@ -64,7 +64,7 @@ def test_quick_run_writes_json_markdown_and_chart(tmp_path):
     measurements = results["measurements"]
     assert list(measurements) == ["forward 2x16", "forward 2x24", "train step 2x24"]
     for m in measurements.values():
-        assert len(m["contenders"]) == (10 if m["kind"] == "forward" else 9)
+        assert len(m["contenders"]) == (12 if m["kind"] == "forward" else 11)
         for row in m["contenders"].values():
             assert len(row["samples_s"]) == 2
             assert row["throughput_median"] > 0
