@@ -426,13 +426,16 @@ def paths_section(results: dict) -> list[str]:
     """Which precision/compile path ``attention_lab.runtime`` picks, with this run's evidence."""
     from attention_lab.runtime import choose_plan, native_bfloat16_cpu
 
-    def ratios(a: str, b: str) -> str:
+    def ratios(a: str, b: str, kinds=("forward",)) -> str:
         found = [
             f"{_ratio(results, key, a, b):.2f}× at {key}"
             for key, m in results["measurements"].items()
-            if m["kind"] == "forward" and _same_run(m, a, b)
+            if m["kind"] in kinds and _same_run(m, a, b)
         ]
         return ", ".join(found) or "not measured"
+
+    def fused_over_plain(fused: str, plain: str) -> str:
+        return ratios(fused, plain, kinds=("forward", "train step"))
 
     xla_vs_function = ratios("ours XLA", "ours tf.function")
     bf16_vs_xla = ratios("ours bf16", "ours bf16 XLA")
@@ -450,6 +453,14 @@ def paths_section(results: dict) -> list[str]:
         f"XLA against ours tf.function in this run: {xla_vs_function}.",
         f"- GPU, `--precision auto`: `{gpu.dtype_policy}`, `jit_compile={gpu.jit_compile}` "
         "(tensor cores and fused kernels); not measured here, no GPU was lent to this task.",
+        f"- The encoder block: `{auto.implementation}` in a TensorFlow graph without XLA, "
+        f"`{gpu.implementation}` with XLA and in eager calls. The fused block "
+        "(`attention_lab/models/bert_fused.py`) against the definition's "
+        "(`attention_lab/models/bert.py`), same weights, in this run: tf.function "
+        f"{fused_over_plain('ours tf.function', 'ours tf.function plain')}; bf16 "
+        f"{fused_over_plain('ours bf16', 'ours bf16 plain')}; XLA "
+        f"{fused_over_plain('ours XLA fused', 'ours XLA')}; eager "
+        f"{fused_over_plain('ours eager fused', 'ours eager')}.",
         "",
     ]
 
