@@ -168,6 +168,18 @@ def _initializer(config: BertConfig):
     return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
 
+class ConfiguredLayer(keras.layers.Layer):
+    """A layer built from the one :class:`BertConfig`, which ``get_config()`` stores as a dict
+    (so ``config`` may be either)."""
+
+    def __init__(self, config: BertConfig | dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = as_config(config)
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+
 def _dense(units: int, config: BertConfig, dtype, name: str, activation=None, init=None):
     """``Dense`` initialised as BERT's (by ``init`` when a module shares one initializer)."""
     init = init or _initializer(config)
@@ -216,7 +228,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout=None, tra
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
-class MultiHeadSelfAttention(keras.layers.Layer):
+class MultiHeadSelfAttention(ConfiguredLayer):
     """h heads of attention over the same sequence, concatenated and projected.
 
         headᵢ        = Attention(X W_i^Q, X W_i^K, X W_i^V)
@@ -229,10 +241,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     ``(batch, 1, 1, len)`` or None. Returns ``(output, probs)``: ``(batch, len, H)`` and
     ``(batch, heads, len, len)`` (float32).
     """
-
-    def __init__(self, config: BertConfig | dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.config = as_config(config)
 
     def build(self, input_shape):
         c, dtype = self.config, self.dtype_policy
@@ -264,9 +272,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         )  # (batch, heads, len, d_k), (batch, heads, len, len)
         return self.attention_output(self.merge_heads(context)), probs  # (batch, len, H)
 
-    def get_config(self):
-        return {**super().get_config(), "config": self.config.to_dict()}
-
 
 # ---------------------------------------------------------------------------------------------
 # 4. The encoder block (Vaswani et al., 2017, section 3.1; post-LayerNorm, as in BERT)
@@ -280,7 +285,7 @@ def activation(config: BertConfig, x):
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
-class TransformerEncoderBlock(keras.layers.Layer):
+class TransformerEncoderBlock(ConfiguredLayer):
     """Self-attention and a feed-forward sub-layer, each followed by residual + LayerNorm.
 
         A = LayerNorm(X + Dropout(MultiHeadSelfAttention(X)))
@@ -295,10 +300,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
     Call: ``hidden_states`` ``(batch, len, H)`` and an additive mask. Returns
     ``(hidden_states, attention_probs)``.
     """
-
-    def __init__(self, config: BertConfig | dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.config = as_config(config)
 
     def build(self, input_shape):
         c, dtype = self.config, self.dtype_policy
@@ -330,9 +331,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
         feed_forward = self.output_dropout(self.output_dense(inner), training=training)
         return self.output_LayerNorm(hidden_states + feed_forward), probs  # Y: (batch, len, H)
 
-    def get_config(self):
-        return {**super().get_config(), "config": self.config.to_dict()}
-
 
 # ---------------------------------------------------------------------------------------------
 # 5. The embeddings (Devlin et al., 2019, section 3, figure 2)
@@ -340,7 +338,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
-class BertEmbeddings(keras.layers.Layer):
+class BertEmbeddings(ConfiguredLayer):
     """BERT's input representation, then dropout:
 
         E = LayerNorm(WordEmbedding[input_ids] + PositionEmbedding[0…len) + TokenType[types])
@@ -353,10 +351,6 @@ class BertEmbeddings(keras.layers.Layer):
     ``(batch, len, H)`` stands in for the word lookup (gradient attributions use it).
     Returns ``(batch, len, H)``.
     """
-
-    def __init__(self, config: BertConfig | dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.config = as_config(config)
 
     def build(self, input_shape):
         c, dtype, init = self.config, self.dtype_policy, _initializer(self.config)
@@ -386,9 +380,6 @@ class BertEmbeddings(keras.layers.Layer):
         embeddings = inputs_embeds + ops.cast(positions, inputs_embeds.dtype)[None] + types
         return self.dropout(self.LayerNorm(embeddings), training=training)  # (batch, len, H)
 
-    def get_config(self):
-        return {**super().get_config(), "config": self.config.to_dict()}
-
 
 # ---------------------------------------------------------------------------------------------
 # 6. The pooler (chapter section 6, "pooled output")
@@ -396,15 +387,11 @@ class BertEmbeddings(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
-class BertPooler(keras.layers.Layer):
+class BertPooler(ConfiguredLayer):
     """pooled = tanh(W · h_[CLS] + b): the first token's final state through ``dense``.
 
     Call: ``sequence_output`` ``(batch, len, H)``. Returns ``(batch, H)``.
     """
-
-    def __init__(self, config: BertConfig | dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.config = as_config(config)
 
     def build(self, input_shape):
         c = self.config
@@ -413,9 +400,6 @@ class BertPooler(keras.layers.Layer):
 
     def call(self, sequence_output):
         return self.dense(sequence_output[:, 0])  # (batch, H): the [CLS] token
-
-    def get_config(self):
-        return {**super().get_config(), "config": self.config.to_dict()}
 
 
 # ---------------------------------------------------------------------------------------------
