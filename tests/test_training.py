@@ -9,7 +9,7 @@ from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.bert import build_classifier
-from attention_lab.training.callbacks import ResumableEarlyStopping, TrainingCheckpoint, improves
+from attention_lab.training.callbacks import TrainingCheckpoint
 from attention_lab.training.data import (
     EncodedDataset,
     InferenceBatches,
@@ -18,7 +18,6 @@ from attention_lab.training.data import (
     train_validation_split,
 )
 from attention_lab.training.evaluation import predict_logits
-from attention_lab.training.finetune import check_max_len
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 from attention_lab.training.optimization import (
     AdamW,
@@ -34,8 +33,8 @@ def test_warmup_then_linear_decay():
     schedule = WarmupLinearDecay(2e-5, warmup_steps=10, total_steps=110)
     values = [float(schedule(step)) for step in (0, 5, 10, 60, 110, 200)]
     np.testing.assert_allclose(values, [0.0, 1e-5, 2e-5, 1e-5, 0.0, 0.0], atol=1e-12)
-    with pytest.raises(AttentionLabError, match="warmup_steps"):
-        WarmupLinearDecay(2e-5, warmup_steps=10, total_steps=10)
+    with pytest.raises(AttentionLabError, match=r"--warmup must be in \[0, 1\), got 1.0"):
+        TrainingConfig(warmup_fraction=1.0)
 
 
 def test_adamw_decays_weights_but_not_layernorm_or_biases():
@@ -123,11 +122,11 @@ def test_bad_labels_and_empty_data_are_refused(tmp_path):
         fit_classifier(model, toy_sentiment(5), None, tmp_path, TrainingConfig(**FAST))
 
 
-def test_max_len_beyond_the_models_positions_is_refused():
-    config = tiny_config()
-    check_max_len(32, config)
-    with pytest.raises(AttentionLabError, match="max_position_embeddings=32"):
-        check_max_len(33, config)
+def test_sequences_beyond_the_models_positions_are_refused_before_training(tmp_path):
+    model = build_classifier("prebuilt", tiny_config(max_position_embeddings=8))
+    with pytest.raises(AttentionLabError, match="12 positions.*max_position_embeddings=8"):
+        fit_classifier(model, toy_sentiment(16), None, tmp_path, TrainingConfig(**FAST))
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("keep_best", ["accuracy", "loss"])
@@ -162,23 +161,27 @@ def test_the_kept_epoch_follows_the_chosen_figure_when_loss_and_accuracy_disagre
     tmp_path, keep_best, kept, wait
 ):
     model = build_classifier("prebuilt", tiny_config())
-    backup = TrainingCheckpoint(tmp_path, steps_per_epoch=1, batch_size=8, keep_best=keep_best)
-    stopping = ResumableEarlyStopping(1, backup.state, keep_best)
-    for callback in (backup, stopping):
-        callback.set_model(model)
-    stopping.on_train_begin()
+    training = TrainingConfig(keep_best=keep_best, early_stopping_patience=1)
+    backup = TrainingCheckpoint(tmp_path, 1, training, {"keep_best": keep_best})
+    backup.set_model(model)
     model.stop_training = False  # as fit sets it
     marked = model.weights[0]
-    # IMDb's second epoch: more accurate, and more confident, so a higher loss
+    # IMDb's second epoch: more accurate, and more confident, so a higher loss; then a tie
     for epoch, logs in enumerate([{"val_loss": 0.28, "val_accuracy": 0.88},
                                   {"val_loss": 0.30, "val_accuracy": 0.90}]):  # fmt: skip
         marked.assign(np.full(marked.shape, epoch + 1.0))
+        backup.on_train_batch_begin(0)
+        backup.on_train_batch_end(0, {"loss": 0.5, "accuracy": 0.5})
         backup.on_epoch_end(epoch, dict(logs))
-        stopping.on_epoch_end(epoch, dict(logs))
-    assert backup.state.best_epoch == kept and backup.state.keep_best == keep_best
-    assert stopping.wait == wait and model.stop_training == (wait == 1)
+    state = backup.state
+    assert state.best_epoch == kept and state.signature["keep_best"] == keep_best
+    assert state.epochs_without_improvement == wait and model.stop_training == (wait == 1)
     assert backup.load_best(model) and np.all(np.asarray(marked) == kept)
-    assert improves(0.90, 0.90, "accuracy") is False and improves(0.28, 0.28, "loss") is False
+    backup.on_train_batch_begin(0)
+    backup.on_train_batch_end(0, {"loss": 0.5, "accuracy": 0.5})
+    backup.on_epoch_end(2, {"val_loss": 0.28 if keep_best == "loss" else 0.30,
+                            "val_accuracy": 0.90})  # fmt: skip
+    assert state.best_epoch == kept and state.stopped_early  # a tie is no improvement
     with pytest.raises(AttentionLabError, match="--keep-best must be one of"):
         TrainingConfig(keep_best="f1")
 

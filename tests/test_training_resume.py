@@ -89,8 +89,8 @@ def test_a_killed_run_resumes_to_the_same_steps_and_weights(tmp_path):
 
 
 class InterruptAfterTheBackup(keras.callbacks.Callback):
-    """Stops the process at the first epoch end without improvement: after the backup has saved
-    that epoch, before EarlyStopping has seen it (a kill at that instant)."""
+    """Stops the process at the first epoch end without improvement, as soon as the backup has
+    saved that epoch (a kill at that instant)."""
 
     def __init__(self, directory: Path):
         super().__init__()
@@ -116,11 +116,11 @@ def _stopping_run(directory: Path, interrupt: bool = False):
     )
 
 
-def test_a_run_killed_between_its_backup_and_early_stopping_stops_where_it_would_have(tmp_path):
+def test_a_run_killed_at_its_early_stop_stops_where_it_would_have(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _stopping_run(tmp_path / "run", interrupt=True)
     interrupted = json.loads((tmp_path / "run" / "state.json").read_text())
-    assert not interrupted["stopped_early"]
+    assert interrupted["stopped_early"]  # decided at the epoch's end, saved with it
     resumed = _stopping_run(tmp_path / "run")
     reference = _stopping_run(tmp_path / "reference")
     assert reference["stopped_early"] and resumed["stopped_early"]
@@ -136,7 +136,9 @@ def test_a_backup_resumes_only_by_the_figure_its_best_epoch_was_kept_by(tmp_path
         build_classifier("prebuilt", tiny_config()), data, validation, tmp_path,
         TrainingConfig(**config), progress=False,
     )  # fmt: skip
-    with pytest.raises(CheckpointError, match="pass --keep-best loss to resume it"):
+    with pytest.raises(
+        CheckpointError, match="keep_best='loss', this run has keep_best='accuracy'"
+    ):
         fit_classifier(
             build_classifier("prebuilt", tiny_config()), data, validation, tmp_path,
             TrainingConfig(**{**config, "keep_best": "accuracy"}), progress=False,

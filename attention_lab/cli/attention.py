@@ -170,14 +170,12 @@ def _attributions(args, loaded, tokenizer, out, page) -> list[str]:
 
 
 def run(args) -> int:
-    from attention_lab.training.finetune import check_max_len
     from attention_lab.training.run_folder import load_model
     from attention_lab.viz.attention import attention_maps
 
     out, page = _check_arguments(args)
     loaded = load_model(args.model)  # a run folder gives its classifier, others an encoder
     tokenizer = loaded.tokenizer()
-    check_max_len(args.max_len, loaded.config)
     if args.method in ATTRIBUTIONS:
         lines = _attributions(args, loaded, tokenizer, out, page)
     else:

@@ -109,8 +109,6 @@ class LoadedBert:
         """The :class:`~attention_lab.tokenization.BertTokenizer` of the folder's vocab.txt."""
         from attention_lab.tokenization import BertTokenizer
 
-        if not (self.directory / "vocab.txt").is_file():
-            raise CheckpointError(f"{self.directory} has no vocab.txt; the tokenizer needs it")
         return BertTokenizer.from_pretrained(self.directory)
 
 
@@ -130,25 +128,13 @@ def is_our_folder(path: Path) -> bool:
         return False
 
 
-def _saved_head(ours: dict, state: dict[str, np.ndarray]) -> str | None:
-    if ours.get("head") in HEADS:
-        return ours["head"]
-    return "prebuilt" if "classifier.weight" in state else None
-
-
 def _check_weights_digest(directory: Path, ours: dict) -> None:
     """A folder we wrote records the sha256 of its weights: a changed byte is refused."""
-    expected = ours.get("weights_sha256")
-    if not expected:
-        return
     path = directory / SAFETENSORS
-    if not path.is_file():
-        raise CheckpointError(f"{directory}: {SAFETENSORS} is missing beside its config.json")
-    if sha256(path) != expected:
+    if ours.get("weights_sha256") and path.is_file() and sha256(path) != ours["weights_sha256"]:
         raise CheckpointError(
             f"{path} has changed since attention_lab wrote it (its sha256 no longer matches "
-            f"config.json); the file is damaged. Write the folder again (convert, or finetune "
-            "into a new --out)"
+            "config.json): it is damaged. Write the folder again"
         )
 
 
@@ -157,8 +143,7 @@ def _check_layer_count(state, config: BertConfig, source: str) -> None:
     if layers and len(layers) != config.num_hidden_layers:
         raise CheckpointError(
             f"{source}: the weights have {len(layers)} encoder layers but config.json has "
-            f"num_hidden_layers={config.num_hidden_layers}; set num_hidden_layers={len(layers)} "
-            "in config.json (or use the config.json that came with the weights)"
+            f"num_hidden_layers={config.num_hidden_layers}; use the weights' own config.json"
         )
 
 
@@ -173,9 +158,8 @@ def _assign(rows, state: dict[str, np.ndarray], source: str, report: LoadReport)
     missing = [row.hf_name for row in rows if row.hf_name not in state]
     if missing:
         raise CheckpointError(
-            f"{source}: missing tensor {missing[0]!r}"
-            + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-            + "; the checkpoint does not match its config.json"
+            f"{source}: missing tensor {missing[0]!r} ({len(missing)} missing in all); the "
+            "checkpoint does not match its config.json"
         )
     for row in rows:
         tensor = state[row.hf_name]
@@ -235,15 +219,15 @@ def load_bert(
     state = read_state_dict(directory)
     where = str(directory)
     _check_layer_count(state, config, where)
-    saved = _saved_head(ours, state)
+    saved = ours["head"] if ours.get("head") in HEADS else None
+    saved = saved or ("prebuilt" if "classifier.weight" in state else None)
     prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
     has_pooler = f"{prefix}pooler.dense.weight" in state
     head = head or saved
     if head is not None and not has_pooler:
         raise CheckpointError(
-            f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight); both "
-            "classifier heads read the pooled [CLS] output, so use a BERT checkpoint saved with "
-            "its pooler"
+            f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight), which both "
+            "heads read; use a BERT checkpoint saved with its pooler"
         )
     if head is None:
         model = BertModel(config, has_pooler, implementation, dtype=dtype)
@@ -288,11 +272,7 @@ def hf_config(model, label_names: list[str] | None = None, provenance: dict | No
     config: BertConfig = model.config
     kind = "bert" if isinstance(model, BertModel) else head_name(model)
     values = config.to_dict()
-    values.update(
-        architectures=[ARCHITECTURES[kind]],
-        model_type="bert",
-        torch_dtype="float32",
-    )
+    values.update(architectures=[ARCHITECTURES[kind]], model_type="bert", torch_dtype="float32")
     del values["num_labels"]
     ours = {"format": FORMAT, "version": __version__, "head": None if kind == "bert" else kind}
     if kind == "bert":
@@ -318,10 +298,8 @@ def hf_config(model, label_names: list[str] | None = None, provenance: dict | No
 
 def state_dict(model) -> dict[str, np.ndarray]:
     """Hugging Face tensors of ``model``: the weight map read from our side."""
-    if isinstance(model, BertModel):
-        rows = bert_weight_map(model)
-    else:
-        rows = classifier_weight_map(model, head_name(model))
+    is_bert = isinstance(model, BertModel)
+    rows = bert_weight_map(model) if is_bert else classifier_weight_map(model, head_name(model))
     out = {}
     for row in rows:
         value = np.asarray(row.variable, dtype=np.float32)

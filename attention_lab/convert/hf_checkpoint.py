@@ -33,10 +33,7 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        raise CheckpointError(
-            f"{path} is a file; pass the checkpoint *directory* (with config.json and "
-            "model.safetensors or pytorch_model.bin)"
-        )
+        raise CheckpointError(f"{path} is a file; pass the checkpoint's directory")
     name = str(model)
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise CheckpointError(f"{name}: no such directory")
@@ -46,10 +43,9 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
         return Path(snapshot_download(repo_id=name, allow_patterns=_HUB_FILES, etag_timeout=10))
     except Exception as err:  # any hub failure: offline, unknown repo, gated, timeout
         raise CheckpointError(
-            f"cannot get {name!r} from the Hugging Face hub ({type(err).__name__}). Offline, "
-            f"download it on a machine with internet (`hf download {name} config.json "
-            "model.safetensors vocab.txt tokenizer_config.json --local-dir DIR`), copy DIR here "
-            "and pass DIR, a directory with config.json and model.safetensors"
+            f"cannot get {name!r} from the Hugging Face hub ({type(err).__name__}); online, run "
+            f"`hf download {name} config.json model.safetensors vocab.txt tokenizer_config.json "
+            "--local-dir DIR`, copy DIR here and pass DIR"
         ) from err
 
 
@@ -57,10 +53,7 @@ def read_hf_config(model_dir: Path) -> dict:
     """The checkpoint's ``config.json`` as a dict, with errors that name the file."""
     path = model_dir / "config.json"
     if not path.is_file():
-        raise CheckpointError(
-            f"{model_dir}: config.json is missing; a Hugging Face BERT directory needs "
-            "config.json beside its weights"
-        )
+        raise CheckpointError(f"{model_dir}: config.json is missing; a BERT folder needs one")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -46,6 +46,13 @@ HEAD_MODULES = {
 # Inside a classifier, every encoder tensor is prefixed as in ``BertForSequenceClassification``.
 ENCODER_PREFIX = "bert."
 
+# Each kind of layer's parameters: Hugging Face's name -> (the Keras attribute, transposed?).
+PARAMETERS = {
+    keras.layers.Dense: {"weight": ("kernel", True), "bias": ("bias", False)},
+    keras.layers.LayerNormalization: {"weight": ("gamma", False), "bias": ("beta", False)},
+    keras.layers.Embedding: {"weight": ("embeddings", False)},
+}
+
 # Buffers that Hugging Face saves beside the parameters; they hold no learned values.
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 # Pre-training heads (masked LM and next-sentence prediction) that BertModel does not use.
@@ -62,19 +69,11 @@ class WeightMapping:
 
 
 def _parameters(module: str, layer: keras.layers.Layer) -> list[WeightMapping]:
-    if isinstance(layer, keras.layers.Dense):
-        return [
-            WeightMapping(f"{module}.weight", layer.kernel, transpose=True),
-            WeightMapping(f"{module}.bias", layer.bias, transpose=False),
-        ]
-    if isinstance(layer, keras.layers.LayerNormalization):
-        return [
-            WeightMapping(f"{module}.weight", layer.gamma, transpose=False),
-            WeightMapping(f"{module}.bias", layer.beta, transpose=False),
-        ]
-    if isinstance(layer, keras.layers.Embedding):
-        return [WeightMapping(f"{module}.weight", layer.embeddings, transpose=False)]
-    raise TypeError(f"no weight mapping for {type(layer).__name__} at {module}")
+    names = PARAMETERS[next(kind for kind in PARAMETERS if isinstance(layer, kind))]
+    return [
+        WeightMapping(f"{module}.{hf}", getattr(layer, ours), transpose)
+        for hf, (ours, transpose) in names.items()
+    ]
 
 
 def bert_weight_map(bert, prefix: str = "") -> list[WeightMapping]:

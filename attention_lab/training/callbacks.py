@@ -7,23 +7,24 @@ during the write leaves a damaged backup; ``BackupAndRestore`` restarts an inter
 from its first batch, so a resumed run trains on some batches twice; and the best epoch and
 the early-stopping count live in memory and are lost with the process.
 
-:class:`TrainingCheckpoint` keeps all of it on disk, in ``CHECKPOINTS/``:
+:class:`TrainingCheckpoint` does the three jobs and keeps all of it on disk, in
+``CHECKPOINTS/``:
 
     state.json            the training state: global step, finished epochs and their logs, the
                           unfinished epoch's running sums, the best epoch and its validation
                           figure, epochs without improvement, training time, the dropout seeds,
-                          and the name of the weights file that goes with it
+                          the settings it was written for, and the name of its weights file
     step-<N>.weights.h5   model and optimizer variables after step N (``model.save_weights``)
     best.weights.h5       the weights of the best epoch: highest validation accuracy, or lowest
                           validation loss (``keep_best``)
 
 Every file is written under a temporary name and renamed; ``state.json`` is replaced last and
-names its weights file, so a kill at any instant leaves the previous state whole. A new run
-calls :meth:`TrainingCheckpoint.restore` before ``fit`` and is told the step to continue
-from; with the batches of :class:`~attention_lab.training.data.TrainingStream` it then takes
-exactly the steps an uninterrupted run would have taken.
-
-:class:`ResumableEarlyStopping` is Keras's ``EarlyStopping`` started from the saved count.
+names its weights file, so a kill at any instant leaves the previous state whole. The decision
+to stop early is taken at the epoch's end and saved with it, as Keras's ``EarlyStopping``
+takes it (``patience`` epochs in a row without a better figure; a tie is no improvement). A
+new run calls :meth:`TrainingCheckpoint.restore` before ``fit`` and is told the step to
+continue from; with the batches of :class:`~attention_lab.training.data.TrainingStream` it
+then takes exactly the steps an uninterrupted run would have taken.
 """
 
 from __future__ import annotations
@@ -47,13 +48,6 @@ BEST = "best.weights.h5"
 KEEP_BEST = {"accuracy": ("val_accuracy", "max"), "loss": ("val_loss", "min")}
 
 
-def improves(value: float, best: float | None, keep_best: str) -> bool:
-    """Whether an epoch's validation ``value`` beats the ``best`` so far (ties keep the first)."""
-    if best is None:
-        return True
-    return value > best if KEEP_BEST[keep_best][1] == "max" else value < best
-
-
 @dataclass
 class TrainingState:
     """Where a run stands; everything in it survives a kill (``state.json``)."""
@@ -61,7 +55,6 @@ class TrainingState:
     step: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per finished epoch
     partial: dict = field(default_factory=dict)  # running sums of the unfinished epoch
-    keep_best: str = "accuracy"  # the figure best_value is
     best_value: float | None = None  # the best epoch's validation accuracy or loss
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
@@ -73,11 +66,6 @@ class TrainingState:
     weights: str | None = None
     signature: dict = field(default_factory=dict)
 
-    @property
-    def epoch(self) -> int:
-        """Epochs finished so far (the 0-based index of the current one)."""
-        return len(self.history)
-
 
 def _seed_variables(model) -> list:
     """The dropout layers' random-seed states: ``model.variables`` has them, weights files not."""
@@ -85,68 +73,43 @@ def _seed_variables(model) -> list:
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
-    """Atomic, step-exact backups of a ``fit`` run, its best epoch and its epoch logs.
+    """Atomic, step-exact backups of a ``fit`` run, its best epoch and early stopping.
 
     Args:
         directory: the ``checkpoints/`` folder of the run.
         steps_per_epoch: batches per epoch (to tell a finished epoch from an unfinished one).
-        batch_size: examples per step (for examples/s).
-        every_steps: also back up every this many steps inside an epoch (0: at epoch ends).
-        keep_best: keep the epoch with the highest validation ``"accuracy"`` or the lowest
-            validation ``"loss"`` (Keras's ``ModelCheckpoint`` default).
+        training: the run's :class:`~attention_lab.training.fit.TrainingConfig`: examples per
+            step (for examples/s), ``checkpoint_every`` (also back up every this many steps
+            inside an epoch), ``keep_best`` (the epoch with the highest validation
+            ``"accuracy"`` or the lowest validation ``"loss"``) and
+            ``early_stopping_patience`` (stop after this many epochs without a better figure).
         signature: what a resumed run must match (model, data, settings); a difference is
             refused, naming it.
     """
 
-    def __init__(
-        self,
-        directory: str | Path,
-        steps_per_epoch: int,
-        batch_size: int,
-        every_steps: int = 0,
-        keep_best: str = "accuracy",
-        signature: dict | None = None,
-    ):
+    def __init__(self, directory: str | Path, steps_per_epoch: int, training, signature: dict):
         super().__init__()
-        self.directory = Path(directory)
+        self.directory, self.training = Path(directory), training
         self.steps_per_epoch = steps_per_epoch
-        self.batch_size = batch_size
-        self.every_steps = every_steps
-        self.keep_best = keep_best
-        self.state = TrainingState(keep_best=keep_best, signature=dict(signature or {}))
-        self._batches_this_fit = 0
-        self._last = None
-        self._current_sums = {"batches": 0}
+        self.state = TrainingState(signature=signature)
         self._carried = {}  # the unfinished epoch's sums from the process that was killed
-
-    # --- reading ------------------------------------------------------------------------
-
-    def saved_state(self) -> TrainingState | None:
-        path = self.directory / STATE
-        if not path.is_file():
-            return None
-        try:
-            return TrainingState(**json.loads(path.read_text()))
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
-            raise CheckpointError(
-                f"{path} is not a training state this version reads ({type(err).__name__}); "
-                "move the run folder away and train again"
-            ) from None
+        self._batches_this_fit, self._last = 0, None
 
     def restore(self, model) -> TrainingState:
         """Load the newest backup into ``model`` (and its compiled optimizer); return the state.
 
         A fresh folder gives a fresh state. A backup written for other settings is refused.
         """
-        saved = self.saved_state()
-        if saved is None:
+        path = self.directory / STATE
+        if not path.is_file():
             return self.state
-        if saved.keep_best != self.keep_best:
+        try:
+            saved = TrainingState(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise CheckpointError(
-                f"{self.directory} keeps the best epoch by validation {saved.keep_best}, this run "
-                f"by {self.keep_best}; pass --keep-best {saved.keep_best} to resume it, or a new "
-                "--out folder"
-            )
+                f"{path} is not a training state this version reads ({type(err).__name__}); "
+                "move the run folder away and train again"
+            ) from None
         for key, value in saved.signature.items():  # what the backup was written for
             if self.state.signature.get(key) != value:
                 raise CheckpointError(
@@ -166,11 +129,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 ) from None
             for variable, value in zip(_seed_variables(model), saved.seeds, strict=False):
                 variable.assign(np.asarray(value, dtype=variable.dtype))
-        self.state = saved
-        self._carried = dict(saved.partial)
+        self.state, self._carried = saved, dict(saved.partial)
         return saved
-
-    # --- writing ------------------------------------------------------------------------
 
     def _save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -184,8 +144,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             if old.name != name:
                 old.unlink()
 
-    # --- fit's events -------------------------------------------------------------------
-
     def on_train_begin(self, logs=None):
         self._batches_this_fit = 0
 
@@ -193,66 +151,56 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self._last = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        if self._batches_this_fit == 0 and self.state.compile_seconds is None:
-            self.state.compile_seconds = now - self._last  # the first step traces: apart
-        elif self._batches_this_fit > 0:
-            self.state.train_seconds += now - self._last
-            self.state.train_examples += self.batch_size
+        state, elapsed = self.state, time.perf_counter() - self._last
+        if self._batches_this_fit:
+            state.train_seconds += elapsed
+            state.train_examples += self.training.batch_size
+        elif state.compile_seconds is None:
+            state.compile_seconds = elapsed  # the first step traces and compiles: timed apart
         self._batches_this_fit += 1
-        self.state.step += 1
-        if logs is not None and self.state.train_seconds:  # the progress bar shows examples/s
-            logs["examples_per_second"] = self.state.train_examples / self.state.train_seconds
-        logs = logs or {}
+        state.step += 1
+        logs = {} if logs is None else logs
+        if state.train_seconds:  # the same logs object: the progress bar shows examples/s
+            logs["examples_per_second"] = state.train_examples / state.train_seconds
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss):
             raise AttentionLabError(
-                f"the loss became {loss} at step {self.state.step}; nothing of this step was "
+                f"the loss became {loss} at step {state.step}; nothing of this step was "
                 "saved. Lower --learning-rate, or train in --precision float32"
             )
-        sums = self._epoch_sums(logs, batch + 1)
-        due = self.every_steps and self.state.step % self.every_steps == 0
-        if due and self.state.step % self.steps_per_epoch:  # epoch ends save with their logs
-            self.state.partial = sums
-            self._save()
-
-    def _epoch_sums(self, logs: dict, batches_this_epoch: int) -> dict:
-        """Running sums of this epoch's loss and accuracy, including a previous process's."""
-        before = self._carried
-        sums = {"batches": before.get("batches", 0) + batches_this_epoch}
+        # Keras logs this fit's running means: add a killed process's sums of the same epoch
+        done = batch + 1
+        state.partial = {"batches": self._carried.get("batches", 0) + done}
         for key in ("loss", "accuracy"):
             if key in logs:
-                sums[key] = before.get(key, 0.0) + float(logs[key]) * batches_this_epoch
-        self._current_sums = sums
-        return sums
+                state.partial[key] = self._carried.get(key, 0.0) + float(logs[key]) * done
+        every = self.training.checkpoint_every
+        due = every and state.step % every == 0
+        if due and state.step % self.steps_per_epoch:  # epoch ends save with their logs
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        sums = self._current_sums
+        state, sums = self.state, self.state.partial
         entry = {"epoch": epoch + 1}
-        for key in ("loss", "accuracy"):
-            if key in sums and sums["batches"]:
-                entry[key] = sums[key] / sums["batches"]
-        entry.update({k: v for k, v in logs.items() if k.startswith("val_")})
-        entry["train_seconds"] = self.state.train_seconds
-        self.state.history.append(entry)
-        self.state.partial, self._carried = {}, {}
-        self._current_sums = {"batches": 0}
-        value = entry.get(KEEP_BEST[self.keep_best][0])
+        entry.update({k: sums[k] / sums["batches"] for k in ("loss", "accuracy") if k in sums})
+        entry.update({k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")})
+        entry["train_seconds"] = state.train_seconds
+        state.history.append(entry)
+        state.partial, self._carried = {}, {}
+        monitor, mode = KEEP_BEST[self.training.keep_best]
+        value, best = entry.get(monitor), state.best_value
         if value is not None:
-            if improves(value, self.state.best_value, self.keep_best):
-                self.state.best_value, self.state.best_epoch = value, epoch + 1
-                self.state.epochs_without_improvement = 0
+            if best is None or (value > best if mode == "max" else value < best):
+                state.best_value, state.best_epoch = value, epoch + 1
+                state.epochs_without_improvement = 0
                 with atomic_file(self.directory / BEST) as tmp:
                     self.model.save_weights(tmp)
             else:
-                self.state.epochs_without_improvement += 1
+                state.epochs_without_improvement += 1
+            patience = self.training.early_stopping_patience
+            if patience and state.epochs_without_improvement >= patience:
+                state.stopped_early = self.model.stop_training = True
         self._save()
-
-    def on_train_end(self, logs=None):
-        if self.model.stop_training and not self.state.stopped_early:
-            self.state.stopped_early = True
-            self._save()
 
     def load_best(self, model) -> bool:
         """Put the best epoch's weights into ``model``; False when no epoch was validated."""
@@ -260,19 +208,3 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             return False
         model.load_weights(self.directory / BEST)
         return True
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras's ``EarlyStopping`` on the figure the best epoch is kept by, started from a resumed
-    run's count."""
-
-    def __init__(self, patience: int, state: TrainingState, keep_best: str = "accuracy"):
-        monitor, mode = KEEP_BEST[keep_best]
-        super().__init__(monitor=monitor, patience=patience, mode=mode)
-        self.resumed = state
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self.resumed.best_value is not None:
-            self.best = self.resumed.best_value
-            self.wait = self.resumed.epochs_without_improvement

@@ -51,17 +51,8 @@ class EncodedDataset:
     labels: np.ndarray
 
     def __post_init__(self) -> None:
-        missing = [name for name in FEATURES if name not in self.features]
-        if missing:
-            raise AttentionLabError(f"encoded features lack {missing}; expected {FEATURES}")
         self.features = {k: np.asarray(self.features[k], dtype=np.int32) for k in FEATURES}
         self.labels = np.asarray(self.labels, dtype=np.int32)
-        shapes = {k: v.shape for k, v in self.features.items()}
-        n = len(self.labels)
-        if any(len(shape) != 2 or shape[0] != n for shape in shapes.values()):
-            raise AttentionLabError(
-                f"features {shapes} and {n} labels disagree; every feature must be (n, len)"
-            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -76,9 +67,7 @@ class EncodedDataset:
         return self.features["attention_mask"].sum(axis=1)
 
     def subset(self, indices: np.ndarray) -> EncodedDataset:
-        return EncodedDataset(
-            {k: v[indices] for k, v in self.features.items()}, self.labels[indices]
-        )
+        return EncodedDataset(self.rows(indices), self.labels[indices])
 
     def rows(self, indices: np.ndarray, width: int | None = None) -> dict[str, np.ndarray]:
         """The features of ``indices``, trimmed to the first ``width`` positions."""
@@ -97,8 +86,7 @@ class EncodedDataset:
         if bad.size:
             raise AttentionLabError(
                 f"the {name} has label {int(self.labels[bad[0]])} at index {int(bad[0])}; a "
-                f"{num_labels}-label head needs labels 0 … {num_labels - 1} (IMDb: 0 = negative, "
-                "1 = positive; the unsupervised split's -1 cannot be trained on)"
+                f"{num_labels}-label head needs labels 0 … {num_labels - 1}"
             )
         check_inputs(config, self.features)
 
@@ -130,18 +118,8 @@ def train_validation_split(
     data: EncodedDataset, validation_fraction: float = 0.2, seed: int = 42
 ) -> tuple[EncodedDataset, EncodedDataset]:
     """``(train, validation)``: scikit-learn's ``train_test_split(test_size, random_state)``."""
-    if not 0.0 < validation_fraction < 1.0:
-        raise AttentionLabError(
-            f"validation fraction must lie strictly between 0 and 1, got {validation_fraction}"
-        )
-    n = len(data)
-    n_validation = math.ceil(validation_fraction * n)
-    if n_validation >= n:
-        raise AttentionLabError(
-            f"{n} examples leave nothing to train on after a {validation_fraction:.0%} "
-            "validation split; pass more reviews"
-        )
-    order = np.random.RandomState(seed).permutation(n)
+    n_validation = math.ceil(validation_fraction * len(data))
+    order = np.random.RandomState(seed).permutation(len(data))
     return data.subset(order[n_validation:]), data.subset(order[:n_validation])
 
 
@@ -205,11 +183,6 @@ class TrainingStream(ArrayBatches):
         self.start = start
         self.bucket_by_length = bucket_by_length
         self.steps_per_epoch = len(data) // batch_size
-        if self.steps_per_epoch == 0:
-            raise AttentionLabError(
-                f"{len(data)} training examples make no full batch of {batch_size}; pass more "
-                "data or a smaller --batch-size"
-            )
         self._epoch, self._batches = None, None
 
     @property

@@ -27,24 +27,15 @@ from pathlib import Path
 from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
-from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
+from attention_lab.errors import check_at_least_one
 from attention_lab.io import atomic_write_json, check_separate
 from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
-from attention_lab.training.fit import TrainingConfig, fit_classifier
+from attention_lab.training.fit import TrainingConfig, check_data, fit_classifier
 from attention_lab.training.optimization import default_learning_rate
 
 VALIDATION_FRACTION, SPLIT_SEED = 0.2, 42  # the chapter's train_test_split(0.2, random_state=42)
-
-
-def check_max_len(max_len: int, config) -> None:
-    if max_len < 2 or max_len > config.max_position_embeddings:
-        raise AttentionLabError(
-            f"--max-len {max_len} is outside 2 … {config.max_position_embeddings}: the model "
-            f"has max_position_embeddings={config.max_position_embeddings} positions; pass "
-            f"--max-len {min(150, config.max_position_embeddings)} or less"
-        )
 
 
 def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, truncation: str):
@@ -58,34 +49,8 @@ def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, tr
     )
 
 
-def _existing_run(out: Path, settings: dict) -> dict | None:
-    """The record of an unfinished run with these settings in ``out``; else an error."""
-    if not out.exists():
-        return None
-    if not out.is_dir():
-        raise CheckpointError(f"--out {out} is a file; pass a folder")
-    if not (out / run_folder.RUN_FILE).is_file():
-        if any(out.iterdir()):
-            raise CheckpointError(
-                f"--out {out} exists and is not a fine-tuning run folder; it is left as it is. "
-                "Pass a new or empty folder"
-            )
-        return None
-    record = run_folder.read_run(out)
-    if record["status"] == "complete":
-        raise CheckpointError(
-            f"{out} holds a finished run; it is left as it is. Pass a new --out folder (to "
-            f"continue from it, pass --model {out})"
-        )
-    changed = run_folder.differences(
-        run_folder.identity(record["settings"]), run_folder.identity(settings)
-    )
-    if changed:
-        raise CheckpointError(
-            f"{out} holds an unfinished run with other settings ({'; '.join(changed)}); rerun "
-            "with its settings to resume it, or pass a new --out folder"
-        )
-    return record
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def finetune(
@@ -113,9 +78,7 @@ def finetune(
 
     from attention_lab.models.bert import set_encoder_trainable
 
-    out = Path(out)
-    training = training or TrainingConfig()
-    plan = choose_plan(precision, xla)
+    out, training, plan = Path(out), training or TrainingConfig(), choose_plan(precision, xla)
     local = Path(source).expanduser()  # else a hub id
     check_separate(out, local if local.exists() else None)
     settings = {
@@ -130,7 +93,7 @@ def finetune(
         "xla": plan.jit_compile,
         **dataclasses.asdict(training),
     }
-    previous = _existing_run(out, settings)
+    previous = run_folder.unfinished_run(out, settings)
 
     keras.utils.set_random_seed(training.seed)
     if backend.name() == "tensorflow":
@@ -146,27 +109,19 @@ def finetune(
     )
     classifier, config = loaded.model, loaded.config
     set_encoder_trainable(classifier, not freeze_encoder)
-    check_max_len(max_len, config)
     choices = {"plan": plan.reason}
     if training.learning_rate is None:
         rate, choices["learning_rate"] = default_learning_rate(config.hidden_size, freeze_encoder)
         training = dataclasses.replace(training, learning_rate=rate)
         print(f"learning rate {rate:g}: {choices['learning_rate']}", flush=True)
-    tokenizer = loaded.tokenizer()
 
     started = time.perf_counter()
-    encoded = encode_imdb(tokenizer, "train", data, limit, max_len, truncation)
-    encoded.check(config, "IMDb training data")
+    encoded = encode_imdb(loaded.tokenizer(), "train", data, limit, max_len, truncation)
     train, validation = train_validation_split(encoded, VALIDATION_FRACTION, seed=SPLIT_SEED)
-    if len(train) < training.batch_size:
-        raise AttentionLabError(
-            f"{len(train)} training reviews make no full batch of {training.batch_size}; pass a "
-            "larger --limit or a smaller --batch-size"
-        )
-    encode_seconds = time.perf_counter() - started
+    check_data(config, train, validation, training.batch_size)
     print(
         f"{len(train)} training / {len(validation)} validation reviews, {max_len} tokens "
-        f"(encoded in {encode_seconds:.0f} s); {plan.describe()}",
+        f"(encoded in {time.perf_counter() - started:.0f} s); {plan.describe()}",
         flush=True,
     )
 
@@ -181,7 +136,7 @@ def finetune(
         "train_reviews": len(train),
         "validation_reviews": len(validation),
         "machine": machine(),
-        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "started_at": _now(),
         "attention_lab_version": __version__,
     }
     if previous is None:
@@ -199,11 +154,7 @@ def finetune(
         progress=progress,
     )
     write_bert_files(classifier, out, loaded.directory, label_names=list(LABEL_NAMES))
-    record.update(
-        status="complete",
-        result=result,
-        finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    )
+    record.update(status="complete", result=result, finished_at=_now())
     atomic_write_json(out / run_folder.RUN_FILE, record)
     shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
     return record
@@ -215,6 +166,7 @@ def load_run(run_dir: str | os.PathLike, plan: Plan | None = None):
     from attention_lab.convert import load_bert
 
     record = run_folder.read_finished_run(run_dir)
-    if plan is None:
-        return load_bert(run_dir), record
-    return load_bert(run_dir, dtype=plan.dtype_policy, implementation=plan.implementation), record
+    options = (
+        {} if plan is None else {"dtype": plan.dtype_policy, "implementation": plan.implementation}
+    )
+    return load_bert(run_dir, **options), record

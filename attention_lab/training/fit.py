@@ -24,8 +24,8 @@ import dataclasses
 
 import keras
 
-from attention_lab.errors import AttentionLabError, check_at_least_one
-from attention_lab.training.callbacks import KEEP_BEST, ResumableEarlyStopping, TrainingCheckpoint
+from attention_lab.errors import AttentionLabError
+from attention_lab.training.callbacks import KEEP_BEST, TrainingCheckpoint
 from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
 from attention_lab.training.optimization import adamw
 
@@ -40,7 +40,7 @@ class TrainingConfig:
         learning_rate: peak learning rate after warm-up (chapter: 2e-5); ``None`` lets
             :func:`~attention_lab.training.finetune.finetune` choose it for the model
             (:func:`~attention_lab.training.optimization.default_learning_rate`).
-        warmup_fraction: share of all steps spent warming up.
+        warmup_fraction: share of all steps spent warming up, in [0, 1).
         weight_decay: AdamW's decoupled decay (not applied to LayerNorm and biases).
         clipnorm: largest global gradient norm; ``0`` disables clipping.
         early_stopping_patience: epochs without a better ``keep_best`` figure before stopping
@@ -67,19 +67,27 @@ class TrainingConfig:
     bucket_by_length: bool = False
 
     def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "batch size": self.batch_size}
-        for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
-                raise AttentionLabError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise AttentionLabError(f"learning rate must be positive, got {self.learning_rate}")
-        if self.checkpoint_every < 0:
-            raise AttentionLabError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
-        if self.keep_best not in KEEP_BEST:
-            raise AttentionLabError(
-                f"--keep-best must be one of {list(KEEP_BEST)}, got {self.keep_best!r}"
-            )
-        check_at_least_one("--patience", self.early_stopping_patience)
+        patience, rate = self.early_stopping_patience, self.learning_rate
+        rules = {  # option: (value, requirement, whether it is met)
+            "--epochs": (self.epochs, "a positive integer", _positive_int(self.epochs)),
+            "--batch-size": (self.batch_size, "a positive integer", _positive_int(self.batch_size)),
+            "--learning-rate": (rate, "positive", rate is None or rate > 0),
+            "--warmup": (self.warmup_fraction, "in [0, 1)", 0 <= self.warmup_fraction < 1),
+            "--patience": (patience, "at least 1", patience is None or patience >= 1),
+            "--keep-best": (
+                self.keep_best,
+                f"one of {list(KEEP_BEST)}",
+                self.keep_best in KEEP_BEST,
+            ),
+            "--checkpoint-every": (self.checkpoint_every, ">= 0", self.checkpoint_every >= 0),
+        }
+        for option, (value, requirement, met) in rules.items():
+            if not met:
+                raise AttentionLabError(f"{option} must be {requirement}, got {value!r}")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and value >= 1
 
 
 def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_compile: bool):
@@ -96,6 +104,19 @@ def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_co
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+
+
+def check_data(config, train: EncodedDataset, validation: EncodedDataset | None, batch_size: int):
+    """Refuse data that the classifier of ``config`` cannot train on, before anything runs:
+    compiled steps can no longer check it."""
+    train.check(config, "training set")
+    if validation is not None:
+        validation.check(config, "validation set")
+    if len(train) < batch_size:
+        raise AttentionLabError(
+            f"{len(train)} training examples make no full batch of {batch_size}; pass more data "
+            "(a larger --limit) or a smaller --batch-size"
+        )
 
 
 def fit_classifier(
@@ -119,57 +140,38 @@ def fit_classifier(
     """
     if training.learning_rate is None:
         raise AttentionLabError("fit_classifier needs a learning rate; pass one in TrainingConfig")
-    train.check(model.config, "training set")
-    if validation is not None:
-        validation.check(model.config, "validation set")
-    stream = TrainingStream(train, training.batch_size, training.seed, 0, training.bucket_by_length)
-    spe = stream.steps_per_epoch
+    check_data(model.config, train, validation, training.batch_size)
+    spe = len(train) // training.batch_size  # full batches only: one shape per compiled step
     compile_classifier(model, training, spe * training.epochs, jit_compile)
-    signature = {**(signature or {}), "steps_per_epoch": spe, "epochs": training.epochs}
-    backup = TrainingCheckpoint(
-        checkpoint_dir,
-        spe,
-        training.batch_size,
-        training.checkpoint_every,
-        training.keep_best,
-        signature,
-    )
+    settings = {"steps_per_epoch": spe, "epochs": training.epochs, "keep_best": training.keep_best}
+    backup = TrainingCheckpoint(checkpoint_dir, spe, training, {**(signature or {}), **settings})
     state = backup.restore(model)
     if state.step:
-        print(f"resuming from step {state.step} (epoch {state.epoch + 1})", flush=True)
-    all_callbacks = [backup, *callbacks]
-    if training.early_stopping_patience and validation is not None:
-        stopping = ResumableEarlyStopping(
-            training.early_stopping_patience, state, training.keep_best
-        )
-        all_callbacks.append(stopping)
+        print(f"resuming from step {state.step} (epoch {len(state.history) + 1})", flush=True)
     val = None if validation is None else InferenceBatches(validation, 64).for_fit()
 
     def run(first_epoch: int, epochs: int, steps: int) -> None:
-        data = TrainingStream(
-            train, training.batch_size, training.seed, state.step, training.bucket_by_length
+        stream = TrainingStream(
+            train, training.batch_size, training.seed, backup.state.step, training.bucket_by_length
         )
         model.fit(
-            data.for_fit(),
+            stream.for_fit(),
             initial_epoch=first_epoch,
             epochs=epochs,
             steps_per_epoch=steps,
             validation_data=val,
-            callbacks=all_callbacks,
+            callbacks=[backup, *callbacks],
             shuffle=False,  # the stream shuffles each epoch itself, seeded
             verbose=1 if progress else 2,
         )
 
     epoch, position = divmod(state.step, spe)
-    patience = training.early_stopping_patience if validation is not None else None
-    if patience and not position and state.epochs_without_improvement >= patience:
-        state.stopped_early = True  # killed after the epoch's backup, before EarlyStopping
     if position and not state.stopped_early:  # first the steps an interrupted epoch had left
         run(epoch, epoch + 1, spe - position)
         epoch += 1
     if epoch < training.epochs and not backup.state.stopped_early:
         run(epoch, training.epochs, spe)
-    best = backup.load_best(model) if validation is not None else False
+    best = validation is not None and backup.load_best(model)
     state = backup.state
     return {
         "history": state.history,

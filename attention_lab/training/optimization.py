@@ -22,8 +22,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from attention_lab.errors import AttentionLabError
-
 # Parameters that BERT's optimizer does not decay: LayerNorm's gamma/beta and every bias.
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta")
 
@@ -35,15 +33,11 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     Args:
         peak_learning_rate: the rate reached at the end of warm-up (chapter: 2e-5).
         warmup_steps: steps of linear increase from 0 (0 starts at the peak).
-        total_steps: step at which the rate reaches 0; must exceed ``warmup_steps``.
+        total_steps: step at which the rate reaches 0, after ``warmup_steps``
+            (:class:`~attention_lab.training.fit.TrainingConfig` checks the warm-up's share).
     """
 
     def __init__(self, peak_learning_rate: float, warmup_steps: int, total_steps: int):
-        if not 0 <= warmup_steps < total_steps:
-            raise AttentionLabError(
-                f"learning-rate schedule needs 0 <= warmup_steps ({warmup_steps}) < total_steps "
-                f"({total_steps}); train on more data or for more epochs"
-            )
         self.peak_learning_rate = peak_learning_rate
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
@@ -142,8 +136,6 @@ def adamw(
     clipnorm: float = 1.0,
 ) -> keras.optimizers.AdamW:
     """AdamW on :class:`WarmupLinearDecay`, BERT's fine-tuning optimizer (epsilon 1e-6)."""
-    if not 0.0 <= warmup_fraction < 1.0:
-        raise AttentionLabError(f"--warmup must lie in [0, 1), got {warmup_fraction}")
     schedule = WarmupLinearDecay(
         peak_learning_rate, int(warmup_fraction * total_steps), total_steps
     )

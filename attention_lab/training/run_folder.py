@@ -33,41 +33,31 @@ NOT_IDENTITY = ("checkpoint_every",)
 
 def read_run(run_dir: str | os.PathLike) -> dict:
     """``run.json`` of a run folder, checked; errors say what is wrong and what to do."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(
-            f"{run_dir}: no such run folder; pass the --out folder of `attention-lab finetune`"
-        )
-    path = run_dir / RUN_FILE
+    path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise CheckpointError(
-            f"{run_dir} has no {RUN_FILE}: it is not a folder written by `attention-lab finetune`"
+            f"{run_dir} has no {RUN_FILE}: it is not a run folder; pass the --out folder of "
+            "`attention-lab finetune`"
         )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(
-            f"{path} is damaged ({type(err).__name__}); it cannot be trusted. Fine-tune again "
-            "into a new --out folder"
-        ) from None
-    if not isinstance(record, dict):
-        raise CheckpointError(
-            f"{path} holds a JSON {type(record).__name__}, not a run record; fine-tune again "
-            "into a new --out folder"
+        record = err
+    if isinstance(record, Exception):
+        problem = f"damaged ({type(record).__name__})"
+    elif not isinstance(record, dict):
+        problem = f"a JSON {type(record).__name__}"
+    elif lacking := [k for k, kind in REQUIRED.items() if not isinstance(record.get(k), kind)]:
+        problem = (
+            f"damaged: it lacks {lacking[0]!r} (or it is not a {REQUIRED[lacking[0]].__name__})"
         )
-    for key, kind in REQUIRED.items():
-        if not isinstance(record.get(key), kind):
-            raise CheckpointError(
-                f"{path} lacks {key!r} (or it is not a {kind.__name__}); the record is damaged. "
-                "Fine-tune again into a new --out folder"
-            )
-    if record["format"] != FORMAT or record["status"] not in STATUSES:
-        raise CheckpointError(
-            f"{path} is a run record of format {record['format']!r} and status "
-            f"{record['status']!r}, which this version does not read; fine-tune again into a new "
-            "--out folder"
-        )
-    return record
+    elif record["format"] != FORMAT or record["status"] not in STATUSES:
+        problem = f"of format {record['format']!r} and status {record['status']!r}"
+    else:
+        return record
+    raise CheckpointError(
+        f"{path} is {problem}, not a run record; fine-tune again into a new --out folder"
+    )
 
 
 def read_finished_run(run_dir: str | os.PathLike) -> dict:
@@ -87,6 +77,33 @@ def load_model(source: str | os.PathLike, **options) -> LoadedBert:
     if (Path(source).expanduser() / RUN_FILE).is_file():
         read_finished_run(Path(source).expanduser())
     return load_bert(source, **options)
+
+
+def unfinished_run(out: Path, settings: dict) -> dict | None:
+    """The record of the unfinished run of ``settings`` in ``out`` (None: a new or empty
+    folder); any other folder is refused and left as it is."""
+    if out.is_file():
+        raise CheckpointError(f"--out {out} is a file; pass a folder")
+    if not (out / RUN_FILE).is_file():
+        if out.is_dir() and any(out.iterdir()):
+            raise CheckpointError(
+                f"--out {out} exists and is not a fine-tuning run folder; it is left as it is. "
+                "Pass a new or empty folder"
+            )
+        return None
+    record = read_run(out)
+    if record["status"] == "complete":
+        raise CheckpointError(
+            f"{out} holds a finished run; it is left as it is. Pass a new --out folder (to "
+            f"continue from it, pass --model {out})"
+        )
+    changed = differences(record["settings"], settings)
+    if changed:
+        raise CheckpointError(
+            f"{out} holds an unfinished run with other settings ({'; '.join(changed)}); rerun "
+            "with its settings to resume it, or pass a new --out folder"
+        )
+    return record
 
 
 def differences(previous: dict, current: dict) -> list[str]:
