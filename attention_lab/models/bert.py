@@ -572,19 +572,15 @@ class BertModel(keras.Model):
 # ---------------------------------------------------------------------------------------------
 
 
-@keras.saving.register_keras_serializable(package="attention_lab")
-class BertForSequenceClassification(keras.Model):
-    """The pre-built classifier (section 5; Hugging Face's ``BertForSequenceClassification``):
-
-        logits = W · Dropout(pooled_output) + b            # num_labels outputs, ``classifier``
-
-    Returns logits ``(batch, num_labels)``: train them with a loss that takes logits.
-    """
+class PooledOutputClassifier(keras.Model):
+    """BERT with a head on its pooled output, the part both classifiers share: the config, the
+    encoder block's implementation, the encoder ``bert``; a head makes its layers in
+    :meth:`build_head` and reads the pooled output in :meth:`head`."""
 
     def __init__(
         self, config: BertConfig | dict | None = None, implementation: str = "eager", **kwargs
     ):
-        kwargs.setdefault("name", "bert_classifier")
+        kwargs.setdefault("name", self.default_name)
         super().__init__(**kwargs)
         self.config = as_config(config)
         self.implementation = implementation
@@ -592,26 +588,41 @@ class BertForSequenceClassification(keras.Model):
     def build(self, input_shape=None):
         c, dtype = self.config, self.dtype_policy
         self.bert = BertModel(c, implementation=self.implementation, dtype=dtype, name="bert")
-        self.dropout = keras.layers.Dropout(c.hidden_dropout_prob, dtype=dtype)
-        self.classifier = _dense(c.num_labels, c, dtype, "classifier")
+        self.build_head(c, dtype)
         self.bert.build()
-        self.classifier.build((None, c.hidden_size))
         self.built = True
 
     def call(self, inputs, training=None):
         pooled = self.bert(inputs, training=training)["pooled_output"]  # (batch, H)
-        return self.classifier(self.dropout(pooled, training=training))  # (batch, num_labels)
+        return self.head(pooled, training)  # (batch, num_labels)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "config": self.config.to_dict(),
-            "implementation": self.implementation,
-        }
+        config = {"config": self.config.to_dict(), "implementation": self.implementation}
+        return {**super().get_config(), **config}
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
-class BertCustomClassifier(keras.Model):
+class BertForSequenceClassification(PooledOutputClassifier):
+    """The pre-built classifier (section 5; Hugging Face's ``BertForSequenceClassification``):
+
+        logits = W · Dropout(pooled_output) + b            # num_labels outputs, ``classifier``
+
+    Returns logits ``(batch, num_labels)``: train them with a loss that takes logits.
+    """
+
+    default_name = "bert_classifier"
+
+    def build_head(self, c: BertConfig, dtype):
+        self.dropout = keras.layers.Dropout(c.hidden_dropout_prob, dtype=dtype)
+        self.classifier = _dense(c.num_labels, c, dtype, "classifier")
+        self.classifier.build((None, c.hidden_size))
+
+    def head(self, pooled, training=None):
+        return self.classifier(self.dropout(pooled, training=training))  # (batch, num_labels)
+
+
+@keras.saving.register_keras_serializable(package="attention_lab")
+class BertCustomClassifier(PooledOutputClassifier):
     """The chapter's custom head on the pooled output (section 6, "Custom BERT model"):
 
         h      = ReLU(W₁ · Dropout₀.₂(pooled_output) + b₁)      # 200 units, ``head_dense``
@@ -625,6 +636,8 @@ class BertCustomClassifier(keras.Model):
     layers would make the first logits, and the encoder's gradients, 10-15 times smaller.
     """
 
+    default_name = "bert_custom_classifier"
+
     def __init__(
         self,
         config: BertConfig | dict | None = None,
@@ -633,16 +646,11 @@ class BertCustomClassifier(keras.Model):
         implementation: str = "eager",
         **kwargs,
     ):
-        kwargs.setdefault("name", "bert_custom_classifier")
-        super().__init__(**kwargs)
-        self.config = as_config(config)
+        super().__init__(config, implementation, **kwargs)
         self.head_units = head_units
         self.head_dropout = head_dropout
-        self.implementation = implementation
 
-    def build(self, input_shape=None):
-        c, dtype = self.config, self.dtype_policy
-        self.bert = BertModel(c, implementation=self.implementation, dtype=dtype, name="bert")
+    def build_head(self, c: BertConfig, dtype):
         rate = self.head_dropout
         self.head_dropout_1 = keras.layers.Dropout(rate, dtype=dtype, name="head_dropout_1")
         self.head_dense = keras.layers.Dense(
@@ -650,24 +658,16 @@ class BertCustomClassifier(keras.Model):
         )
         self.head_dropout_2 = keras.layers.Dropout(rate, dtype=dtype, name="head_dropout_2")
         self.logits = keras.layers.Dense(c.num_labels, dtype=dtype, name="logits")
-        self.bert.build()
         self.head_dense.build((None, c.hidden_size))
         self.logits.build((None, self.head_units))
-        self.built = True
 
-    def call(self, inputs, training=None):
-        pooled = self.bert(inputs, training=training)["pooled_output"]  # (batch, H)
+    def head(self, pooled, training=None):
         hidden = self.head_dense(self.head_dropout_1(pooled, training=training))  # (batch, 200)
         return self.logits(self.head_dropout_2(hidden, training=training))  # (batch, num_labels)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "config": self.config.to_dict(),
-            "head_units": self.head_units,
-            "head_dropout": self.head_dropout,
-            "implementation": self.implementation,
-        }
+        head = {"head_units": self.head_units, "head_dropout": self.head_dropout}
+        return {**super().get_config(), **head}
 
 
 # The two classifiers by the name the command line uses (--head).
