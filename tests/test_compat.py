@@ -294,3 +294,26 @@ def test_load_refuses_other_names_and_keywords():
         tfds.load("mnist")
     with pytest.raises(AttentionLabError, match="does not take as_numpy; it takes split"):
         tfds.load("imdb_reviews", as_numpy=True)
+
+
+def test_load_finds_the_archive_where_tfds_looks_for_a_manual_download(tmp_path, monkeypatch):
+    monkeypatch.delenv(imdb.ENV_VAR, raising=False)
+    data_dir = tmp_path / "tensorflow_datasets"
+    manual = imdb.tfds_manual_archive(data_dir)
+    assert manual == data_dir / "downloads" / "manual" / "aclImdb_v1.tar.gz"
+    manual.parent.mkdir(parents=True)
+    _fake_archive(manual)
+    test = tfds.load("imdb_reviews", split="test", as_supervised=True, data_dir=str(data_dir))
+    assert [(t.numpy(), int(y)) for t, y in test] == _tfds_order("test", ("neg", "pos"))
+
+
+def test_load_offline_without_an_archive_says_where_to_put_one(tmp_path, monkeypatch):
+    monkeypatch.delenv(imdb.ENV_VAR, raising=False)
+    monkeypatch.setattr(imdb, "online", lambda: False)
+    with pytest.raises(AttentionLabError, match="ATTENTION_LAB_IMDB=PATH or copy it to .*manual"):
+        tfds.load("imdb_reviews", split="train", data_dir=str(tmp_path))
+
+
+def test_models_offline_hub_ids_say_how_to_pass_a_folder():
+    with pytest.raises(AttentionLabError, match="cannot get 'attention-lab/no-such-model'"):
+        TFBertForSequenceClassification.from_pretrained("attention-lab/no-such-model")

@@ -111,7 +111,7 @@ def test_stats_cli_on_small_copy(small_copy, capsys):
 def test_offline_without_copy_explains_download(monkeypatch):
     monkeypatch.delenv(imdb.ENV_VAR, raising=False)
     monkeypatch.setattr(imdb, "_tfds_prepared", lambda: False)
-    monkeypatch.setattr(imdb, "_online", lambda: False)
+    monkeypatch.setattr(imdb, "online", lambda: False)
     with pytest.raises(AttentionLabError, match="aclImdb_v1.tar.gz.*--data PATH"):
         imdb.resolve_imdb_source()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Iterable
+from pathlib import Path
 
 from attention_lab.data import imdb
 from attention_lab.data.text_encoder import TokenEncoder, tokenize
@@ -58,14 +59,27 @@ def load(name: str, **kwargs):
         )
     data_dir = kwargs.get("data_dir")
     if not real.builder(name, data_dir=data_dir).is_prepared():
-        manual = imdb.tfds_manual_archive(data_dir)
-        if manual.is_file() and not os.environ.get(imdb.ENV_VAR):
-            imdb.prepare_tfds_imdb(manual, data_dir)
-        else:
-            source = imdb.resolve_imdb_source(download=kwargs.get("download", True))
-            if source.kind != "tfds":  # a local copy; "tfds" means it can download
-                imdb.prepare_tfds_imdb(source.path, data_dir)
+        archive = _local_archive(data_dir, kwargs.get("download", True))
+        if archive is not None:
+            imdb.prepare_tfds_imdb(archive, data_dir)
     return real.load(name, **kwargs)
+
+
+def _local_archive(data_dir: str | None, download: bool) -> Path | None:
+    """The archive to prepare ``imdb_reviews`` from: ``$ATTENTION_LAB_IMDB``, else the file
+    where tensorflow-datasets looks for a manual download; None when it can download."""
+    if os.environ.get(imdb.ENV_VAR):
+        return imdb.resolve_imdb_source().path
+    manual = imdb.tfds_manual_archive(data_dir)
+    if manual.is_file():
+        return manual
+    if download and imdb.online():
+        return None
+    raise AttentionLabError(
+        "imdb_reviews is not prepared and tensorflow-datasets cannot download it (offline): "
+        f"download aclImdb_v1.tar.gz from {imdb.ARCHIVE_URL} on a machine with internet, then "
+        f"set {imdb.ENV_VAR}=PATH or copy it to {manual}"
+    )
 
 
 class Tokenizer:

@@ -155,7 +155,8 @@ def _tfds_prepared() -> bool:
         return False
 
 
-def _online(host: str = "ai.stanford.edu", timeout: float = 3.0) -> bool:
+def online(host: str = "ai.stanford.edu", timeout: float = 3.0) -> bool:
+    """Whether the archive's host answers within ``timeout`` seconds (no hang offline)."""
     try:
         with socket.create_connection((host, 80), timeout=timeout):
             return True
@@ -174,7 +175,7 @@ def resolve_imdb_source(data: str | os.PathLike | None = None, download: bool = 
         return _local_source(data, "data/--data")
     if os.environ.get(ENV_VAR):
         return _local_source(os.environ[ENV_VAR], ENV_VAR)
-    if _tfds_prepared() or (download and _online()):
+    if _tfds_prepared() or (download and online()):
         return ImdbSource("tfds")
     raise AttentionLabError(_OFFLINE_HELP)
 
