@@ -180,7 +180,7 @@ class ConfiguredLayer(keras.layers.Layer):
         return {**super().get_config(), "config": self.config.to_dict()}
 
 
-def _dense(units: int, config: BertConfig, dtype, name: str, activation=None, init=None):
+def bert_dense(units: int, config: BertConfig, dtype, name: str, activation=None, init=None):
     """``Dense`` initialised as BERT's (by ``init`` when a module shares one initializer)."""
     init = init or _initializer(config)
     return keras.layers.Dense(
@@ -244,10 +244,10 @@ class MultiHeadSelfAttention(ConfiguredLayer):
 
     def build(self, input_shape):
         c, dtype = self.config, self.dtype_policy
-        self.query = _dense(c.hidden_size, c, dtype, "query")
-        self.key = _dense(c.hidden_size, c, dtype, "key")
-        self.value = _dense(c.hidden_size, c, dtype, "value")
-        self.attention_output = _dense(c.hidden_size, c, dtype, "attention_output")
+        self.query = bert_dense(c.hidden_size, c, dtype, "query")
+        self.key = bert_dense(c.hidden_size, c, dtype, "key")
+        self.value = bert_dense(c.hidden_size, c, dtype, "value")
+        self.attention_output = bert_dense(c.hidden_size, c, dtype, "attention_output")
         self.dropout = keras.layers.Dropout(c.attention_probs_dropout_prob, dtype=dtype)
         for projection in (self.query, self.key, self.value, self.attention_output):
             projection.build(input_shape)
@@ -311,8 +311,8 @@ class TransformerEncoderBlock(ConfiguredLayer):
         self.attention_LayerNorm = keras.layers.LayerNormalization(
             epsilon=eps, dtype=dtype, name="attention_LayerNorm"
         )
-        self.intermediate = _dense(c.intermediate_size, c, dtype, "intermediate", init=init)  # W₁
-        self.output_dense = _dense(c.hidden_size, c, dtype, "output", init=init)  # W₂
+        self.intermediate = bert_dense(c.intermediate_size, c, dtype, "intermediate", init=init)
+        self.output_dense = bert_dense(c.hidden_size, c, dtype, "output", init=init)
         self.output_dropout = keras.layers.Dropout(rate, dtype=dtype, name="output_dropout")
         self.output_LayerNorm = keras.layers.LayerNormalization(
             epsilon=eps, dtype=dtype, name="output_LayerNorm"
@@ -395,7 +395,7 @@ class BertPooler(ConfiguredLayer):
 
     def build(self, input_shape):
         c = self.config
-        self.dense = _dense(c.hidden_size, c, self.dtype_policy, "dense", activation="tanh")
+        self.dense = bert_dense(c.hidden_size, c, self.dtype_policy, "dense", activation="tanh")
         self.dense.build((input_shape[0], c.hidden_size))
 
     def call(self, sequence_output):
@@ -614,7 +614,7 @@ class BertForSequenceClassification(PooledOutputClassifier):
 
     def build_head(self, c: BertConfig, dtype):
         self.dropout = keras.layers.Dropout(c.hidden_dropout_prob, dtype=dtype)
-        self.classifier = _dense(c.num_labels, c, dtype, "classifier")
+        self.classifier = bert_dense(c.num_labels, c, dtype, "classifier")
         self.classifier.build((None, c.hidden_size))
 
     def head(self, pooled, training=None):

@@ -1,0 +1,135 @@
+"""The data and the loss of BERT's pre-training (Devlin et al., 2019, section 3.1 and appendix
+A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.bert_pretraining`.
+
+- :func:`mask_tokens`: the masked-LM corruption. Each token that is not special (``[CLS]``,
+  ``[SEP]``, ``[PAD]``) is chosen with probability ``rate`` (15%); a chosen token becomes
+  ``[MASK]`` with probability 0.8, a random token with 0.1, and stays with 0.1; its label is the
+  original id, every other label is ``IGNORE`` (-100, as in Hugging Face). Tokens are chosen
+  one by one (a Bernoulli draw each, as Hugging Face's ``DataCollatorForLanguageModeling``),
+  not a fixed 15% per sequence as the original TensorFlow code did; with ``word_starts``, whole
+  words are chosen (whole-word masking: all pieces of a word, or none).
+- :func:`next_sentence_pairs`: the next-sentence task. For each sentence A of a document, B is
+  the sentence that follows it (``IsNext``, label 0) with probability 0.5, else a sentence of
+  another document (``NotNext``, label 1).
+- :class:`MaskedBatches`: batches for ``model.fit``, masked anew each epoch (a seeded draw per
+  epoch and batch, so a resumed run sees the same masks).
+- :func:`masked_lm_loss`: cross-entropy at the chosen positions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from attention_lab.errors import AttentionLabError
+
+IGNORE = -100  # the label of a position the masked-LM loss skips
+MASK, RANDOM = 0.8, 0.1  # of the chosen tokens: [MASK], a random token; the rest stay
+IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's next_sentence_label
+
+
+def mask_tokens(
+    input_ids: np.ndarray,
+    special_tokens_mask: np.ndarray,
+    vocab_size: int,
+    mask_token_id: int,
+    rng: np.random.Generator,
+    rate: float = 0.15,
+    word_starts: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(masked ids, labels)`` for a batch ``(batch, len)`` of token ids.
+
+    ``special_tokens_mask`` is 1 at ``[CLS]``, ``[SEP]`` and ``[PAD]`` (never chosen);
+    ``word_starts``, when given, is True at the first piece of each word, and a word's pieces
+    are then chosen together. Random replacements are drawn from the whole vocabulary, as
+    BERT's were (special tokens included).
+    """
+    if not 0.0 < rate < 1.0:
+        raise AttentionLabError(f"masking rate {rate} must lie in (0, 1), e.g. 0.15")
+    ids = np.asarray(input_ids)
+    allowed = np.asarray(special_tokens_mask) == 0  # (batch, len)
+    draw = rng.random(ids.shape) < rate
+    if word_starts is not None:  # every piece takes the draw of its word's first piece
+        columns = np.where(np.asarray(word_starts, bool), np.arange(ids.shape[1]), 0)
+        draw = np.take_along_axis(draw, np.maximum.accumulate(columns, axis=1), axis=1)
+    chosen = draw & allowed
+    labels = np.where(chosen, ids, IGNORE)
+    fate = rng.random(ids.shape)
+    masked = np.where(chosen & (fate < MASK), mask_token_id, ids)
+    replaced = chosen & (fate >= MASK) & (fate < MASK + RANDOM)
+    masked = np.where(replaced, rng.integers(0, vocab_size, ids.shape), masked)
+    return masked.astype(ids.dtype), labels.astype(np.int32)
+
+
+def next_sentence_pairs(
+    documents: Sequence[Sequence[str]], rng: np.random.Generator
+) -> list[tuple[str, str, int]]:
+    """``(A, B, label)`` for every sentence A that has a successor in its document: B is that
+    successor (``IS_NEXT``) or, with probability 0.5, a sentence of another document
+    (``NOT_NEXT``)."""
+    documents = [list(d) for d in documents if len(d)]
+    if len(documents) < 2:
+        raise AttentionLabError(
+            f"next-sentence pairs need at least 2 documents with text, got {len(documents)}"
+        )
+    pairs = []
+    for index, sentences in enumerate(documents):
+        for a, b in zip(sentences, sentences[1:], strict=False):  # A and its successor
+            if rng.random() < 0.5:
+                pairs.append((a, b, IS_NEXT))
+                continue
+            other = int(rng.integers(len(documents) - 1))
+            other += other >= index  # any document but this one
+            random_b = documents[other][int(rng.integers(len(documents[other])))]
+            pairs.append((a, random_b, NOT_NEXT))
+    return pairs
+
+
+def masked_lm_loss(labels, logits):
+    """Mean cross-entropy of ``logits`` ``(batch, len, vocab)`` at the positions whose label is
+    not ``IGNORE``."""
+    ops = keras.ops
+    labels = ops.cast(labels, "int32")
+    chosen = ops.cast(ops.not_equal(labels, IGNORE), "float32")  # (batch, len)
+    losses = keras.losses.sparse_categorical_crossentropy(
+        ops.maximum(labels, 0), ops.cast(logits, "float32"), from_logits=True
+    )
+    return ops.sum(losses * chosen) / ops.maximum(ops.sum(chosen), 1.0)
+
+
+class MaskedBatches(keras.utils.PyDataset):
+    """Batches of ``(inputs, labels)`` for a :class:`BertForMaskedLM`, masked anew each epoch.
+
+    ``features`` are the encoded texts (``input_ids``, ``attention_mask``,
+    ``token_type_ids``, ``special_tokens_mask``, each ``(n, len)``). Batch ``i`` of epoch ``e``
+    is masked with the generator seeded by ``(seed, e, i)``: the same in every process.
+    """
+
+    def __init__(self, features: dict, tokenizer, batch_size: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if not len(features["input_ids"]):
+            raise AttentionLabError("the corpus has no text to pre-train on; pass documents")
+        self.features, self.batch_size, self.seed, self.epoch = features, batch_size, seed, 0
+        self.vocab_size, self.mask_token_id = tokenizer.vocab_size, tokenizer.mask_token_id
+
+    @property
+    def num_batches(self) -> int:
+        return -(-len(self.features["input_ids"]) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        batch = {k: np.asarray(v[rows]) for k, v in self.features.items()}
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        ids, labels = mask_tokens(
+            batch["input_ids"],
+            batch.pop("special_tokens_mask"),
+            self.vocab_size,
+            self.mask_token_id,
+            rng,
+        )
+        return {**batch, "input_ids": ids}, {"prediction_logits": labels}
+
+    def on_epoch_end(self):
+        self.epoch += 1
