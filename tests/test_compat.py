@@ -198,6 +198,21 @@ def test_classifier_compiles_fits_evaluates_and_saves_for_transformers(tiny_dir,
     np.testing.assert_allclose(reloaded(batch)["logits"], logits, atol=1e-6)
 
 
+def test_from_pretrained_reads_our_custom_head_folder(tiny_dir, batch, tmp_path):
+    """A folder with the chapter's custom head (what ``finetune --head custom`` writes)."""
+    from attention_lab.convert import load_bert, save_bert
+
+    custom = load_bert(tiny_dir, head="custom").model
+    save_bert(custom, tmp_path / "custom")
+    expected = custom.bert(batch)["pooled_output"]
+    np.testing.assert_allclose(
+        TFBertModel.from_pretrained(tmp_path / "custom")(batch).pooler_output, expected, atol=1e-6
+    )
+    classifier = TFBertForSequenceClassification.from_pretrained(tmp_path / "custom")
+    assert classifier(batch).logits.shape == (3, 2)  # a new pre-built head on the same encoder
+    np.testing.assert_allclose(classifier.bert(batch)["pooled_output"], expected, atol=1e-6)
+
+
 def test_models_refuse_unknown_keywords(tiny_dir):
     with pytest.raises(AttentionLabError, match="does not take output_layers; it takes from_pt"):
         TFBertModel.from_pretrained(tiny_dir, output_layers=True)

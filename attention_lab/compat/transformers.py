@@ -11,11 +11,12 @@ The chapter's code runs with one changed import::
   spaces by default.
 - :class:`TFBertModel` and :class:`TFBertForSequenceClassification` hold our
   :class:`~attention_lab.models.bert.BertModel` / ``BertForSequenceClassification`` (as Hugging
-  Face's TF classes hold their ``TFBertMainLayer``), read and written by
-  :func:`attention_lab.convert.load_bert` and :func:`~attention_lab.convert.bert_folder.
-  write_bert_files`, and return Hugging Face's outputs: fields by name (``last_hidden_state``,
-  ``pooler_output``, ``logits``, ...; attribute or key) and by position (``outputs[1]`` is the
-  pooled output, also on the symbolic tensors of a Keras functional model).
+  Face's TF classes hold their ``TFBertMainLayer``), read by
+  :func:`~attention_lab.convert.load_bert` and written by
+  :func:`~attention_lab.convert.bert_folder.write_bert_files`, and return Hugging Face's
+  outputs: fields by name (``last_hidden_state``, ``pooler_output``, ``logits``, ...; attribute
+  or key) and by position (``outputs[1]`` is the pooled output, also on the symbolic tensors of
+  a Keras functional model).
 """
 
 from __future__ import annotations
@@ -202,7 +203,8 @@ class TFBertModel(keras.Model):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs):
-        """The encoder of a Hugging Face folder, a hub id or our run folder (a head is left)."""
+        """The encoder of a Hugging Face folder, a hub id or our run folder (a classifier
+        folder's head is left out, as transformers does)."""
         _refuse_unknown(kwargs, _MODEL_KEYWORDS, f"{cls.__name__}.from_pretrained")
         return cls(bert=load_bert(pretrained_model_name_or_path).encoder)
 
