@@ -386,10 +386,8 @@ def convert_checkpoint(
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
-    local = Path(source).expanduser()
-    check_separate(out, local if local.exists() else None)
     loaded = load_bert(source)
-    check_separate(out, loaded.directory)
+    check_separate(out, loaded.directory)  # convert X --out X (or inside X) would destroy X
     read = [loaded.directory / CONFIG, *weight_files(loaded.directory)]
     provenance = {
         "source": str(source),

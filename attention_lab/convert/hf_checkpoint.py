@@ -118,8 +118,7 @@ def _require_torch(path: Path):
         import torch
     except ImportError as err:
         raise CheckpointError(
-            f"{path}: reading this file needs PyTorch; install the reference extra "
-            "(pip install 'attention_lab[reference]')"
+            f"{path}: reading it needs PyTorch: pip install 'attention_lab[reference]'"
         ) from err
     return torch
 

@@ -104,10 +104,6 @@ def encode_reviews(
     """
     texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
     labels = np.zeros(len(texts), np.int32) if labels is None else np.asarray(labels)
-    if not texts:
-        return EncodedDataset(
-            {k: np.zeros((0, max_length), np.int32) for k in FEATURES}, np.zeros(0, np.int32)
-        )
     encoded = tokenizer.encode_batch(
         texts, max_length=max_length, truncation=truncation, padding="max_length"
     )

@@ -67,18 +67,14 @@ class TrainingConfig:
     bucket_by_length: bool = False
 
     def __post_init__(self) -> None:
-        patience, rate = self.early_stopping_patience, self.learning_rate
+        patience, rate, keep = self.early_stopping_patience, self.learning_rate, self.keep_best
         rules = {  # option: (value, requirement, whether it is met)
             "--epochs": (self.epochs, "a positive integer", _positive_int(self.epochs)),
             "--batch-size": (self.batch_size, "a positive integer", _positive_int(self.batch_size)),
             "--learning-rate": (rate, "positive", rate is None or rate > 0),
             "--warmup": (self.warmup_fraction, "in [0, 1)", 0 <= self.warmup_fraction < 1),
             "--patience": (patience, "at least 1", patience is None or patience >= 1),
-            "--keep-best": (
-                self.keep_best,
-                f"one of {list(KEEP_BEST)}",
-                self.keep_best in KEEP_BEST,
-            ),
+            "--keep-best": (keep, f"one of {list(KEEP_BEST)}", keep in KEEP_BEST),
             "--checkpoint-every": (self.checkpoint_every, ">= 0", self.checkpoint_every >= 0),
         }
         for option, (value, requirement, met) in rules.items():
