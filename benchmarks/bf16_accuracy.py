@@ -14,13 +14,23 @@ Hugging Face in float32.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from attention_lab.parity.inputs import parity_batch
 from attention_lab.parity.ours import forward, in_policy, load_ours
 from attention_lab.parity.reference import Reference
 from attention_lab.parity.report import CRITERIA, ParityReport, add_batch
 
-IMDB_ARCHIVE = "/work/shared/data/aclImdb_v1.tar.gz"
-BERT_VOCAB = "/work/shared/data/bert-base-cased"
+# The shared data folder, as the tests find it (tests/conftest.py): $ATTENTION_LAB_SHARED_DATA,
+# else ../shared/data beside the repository; $ATTENTION_LAB_IMDB names the archive itself.
+SHARED_DATA = Path(
+    os.environ.get(
+        "ATTENTION_LAB_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
+)
+IMDB_ARCHIVE = os.environ.get("ATTENTION_LAB_IMDB", str(SHARED_DATA / "aclImdb_v1.tar.gz"))
+BERT_VOCAB = SHARED_DATA / "bert-base-cased"
 
 
 def parity_summary(policy: str, modes: list[str]) -> dict:
