@@ -174,9 +174,7 @@ class TrainingStream(ArrayBatches):
         bucket_by_length: bool = False,
     ):
         super().__init__(data)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.start = start
+        self.batch_size, self.seed, self.start = batch_size, seed, start
         self.bucket_by_length = bucket_by_length
         self.steps_per_epoch = len(data) // batch_size
         self._epoch, self._batches = None, None
