@@ -53,7 +53,10 @@ def read_hf_config(model_dir: Path) -> dict:
     """The checkpoint's ``config.json`` as a dict, with errors that name the file."""
     path = model_dir / "config.json"
     if not path.is_file():
-        raise CheckpointError(f"{model_dir}: config.json is missing; a BERT folder needs one")
+        raise CheckpointError(
+            f"{model_dir}: config.json is missing, so it is not a BERT folder; pass one that "
+            "transformers or `attention-lab convert` wrote"
+        )
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
