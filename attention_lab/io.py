@@ -29,6 +29,15 @@ from pathlib import Path
 
 from attention_lab.errors import AttentionLabError
 
+CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
+
+
+def cache_root() -> Path:
+    """Where derived files are kept between runs (the IMDb cache, the precision probe):
+    ``$ATTENTION_LAB_CACHE`` or ``~/.cache/attention_lab``."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "attention_lab"
+
 
 def _make_public(path: Path, directory: bool) -> None:
     """Give a temporary file or folder the mode a plain ``open``/``mkdir`` would (not 0600)."""

@@ -6,12 +6,15 @@ compiled with XLA (``jit_compile``). :func:`choose_plan` turns the user's ``--pr
 evaluation, prediction and the benchmarks all run the same way:
 
 - **precision** ``"auto"``: bfloat16 mixed precision (``"mixed_bfloat16"``: bfloat16 matmuls,
-  float32 variables, softmax, LayerNorm and GELU) where the hardware computes bfloat16 dot
-  products natively: a GPU, or a CPU with AMX or AVX-512 BF16 instructions, on which oneDNN
-  runs bfloat16 matmuls at about twice its float32 rate. Elsewhere float32, since emulated
-  bfloat16 is slower than float32. float32 is also the precision in which the parity report's
-  tolerances hold; bfloat16 stays within bfloat16 rounding of it (``attention-lab parity
-  --precision bfloat16``).
+  float32 variables, softmax, LayerNorm and GELU) on a GPU, and on a CPU where it is measured
+  faster: a short probe (:func:`measure_probe`) times BERT-Base's feed-forward matmul in both
+  precisions, the way the library computes it, and bfloat16 is picked only when it runs at
+  least ``PROBE_MARGIN`` times float32's rate. A CPU flag is not enough: an Intel Xeon with
+  AVX-512 BF16 but no AMX ran bfloat16 slower than float32 in every framework. The probe's
+  figures are kept per machine (:func:`cached_probe`) and stated in the plan's reason (a run's
+  ``run.json``); ``--precision float32|bfloat16`` overrides it. float32 is also the precision
+  in which the parity report's tolerances hold; bfloat16 stays within bfloat16 rounding of it
+  (``attention-lab parity --precision bfloat16``).
 - **XLA** ``"auto"``: on a GPU (fused kernels), not on a CPU, where TensorFlow's graph of oneDNN
   kernels ran the training step faster than XLA's CPU backend, which also does not use the
   bfloat16 dot-product instructions.
@@ -24,17 +27,26 @@ The measurements behind these choices are in ``docs/benchmarks.md``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import platform
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import atomic_write_json, cache_root
 
 # --precision -> the Keras dtype policy it runs under.
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 PRECISION_CHOICES = ("auto", *POLICIES)
 XLA_CHOICES = ("auto", "on", "off")
+# bfloat16 keeps 8 significand bits: it is picked only where it is clearly faster.
+PROBE_MARGIN = 1.1
+PROBE_SHAPE = (1024, 768, 3072)  # BERT-Base's feed-forward matmul at 8 × 128 tokens
+PROBE_FILE = "precision_probe.json"
 
 
 @dataclass(frozen=True)
@@ -104,9 +116,86 @@ def native_bfloat16_cpu(cpuinfo: str | None = None) -> str | None:
     return None
 
 
-def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None = None) -> Plan:
+@dataclass(frozen=True)
+class Probe:
+    """This machine's measured matmul rate (GFLOP/s) in float32 and in bfloat16."""
+
+    float32: float
+    bfloat16: float
+
+    @property
+    def precision(self) -> str:
+        """``"bfloat16"`` where it runs at least ``PROBE_MARGIN`` times float32's rate."""
+        return "bfloat16" if self.bfloat16 >= PROBE_MARGIN * self.float32 else "float32"
+
+    def describe(self) -> str:
+        return (
+            f"measured {self.bfloat16:.0f} GFLOP/s in bfloat16 against {self.float32:.0f} in "
+            f"float32 ({self.bfloat16 / self.float32:.2f}×; bfloat16 needs {PROBE_MARGIN}×)"
+        )
+
+
+def measure_probe(shape: tuple[int, int, int] = PROBE_SHAPE, rounds: int = 5) -> Probe:
+    """Time one ``(m, k) · (k, n)`` matmul in float32 and in bfloat16, compiled as the library
+    compiles a CPU step (:func:`attention_lab.backend.compile_function`, no XLA): one warm-up
+    each, then ``rounds`` rounds alternating the two; the median of each."""
+    import keras
+    import numpy as np
+
+    from attention_lab import backend
+
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    matmul = backend.compile_function(keras.ops.matmul, jit_compile=False)
+    operands = {
+        dtype: (keras.ops.convert_to_tensor(a, dtype), keras.ops.convert_to_tensor(b, dtype))
+        for dtype in ("float32", "bfloat16")
+    }
+    seconds = {dtype: [] for dtype in operands}
+    for pair in operands.values():
+        keras.ops.convert_to_numpy(matmul(*pair))  # trace and warm up
+    for _ in range(rounds):
+        for dtype, pair in operands.items():
+            start = time.perf_counter()
+            keras.ops.convert_to_numpy(matmul(*pair))
+            seconds[dtype].append(time.perf_counter() - start)
+    flop = 2 * m * k * n
+    return Probe(**{d: flop / float(np.median(s)) / 1e9 for d, s in seconds.items()})
+
+
+def cached_probe() -> Probe:
+    """This machine's :class:`Probe`, measured once and kept in ``$ATTENTION_LAB_CACHE``
+    (``~/.cache/attention_lab``) under the CPU, its core count and the Keras backend; delete
+    the file to measure again."""
+    from attention_lab import backend
+
+    cpu = this_cpu()
+    flags = hashlib.sha256(" ".join(sorted(cpu.flags)).encode()).hexdigest()[:12]
+    key = f"{cpu.model}|{os.cpu_count()} cores|{backend.name()}|flags {flags}"
+    path = cache_root() / PROBE_FILE
+    try:
+        known = json.loads(path.read_text())
+        return Probe(**known[key])
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, another machine, damaged
+        known = {}
+    probe = measure_probe()
+    if not isinstance(known, dict):
+        known = {}
+    with contextlib.suppress(OSError):  # a read-only cache: measure again next time
+        atomic_write_json(path, {**known, key: asdict(probe)})
+    return probe
+
+
+def choose_plan(
+    precision: str = "auto",
+    xla: str = "auto",
+    device: str | None = None,
+    probe: Probe | None = None,
+) -> Plan:
     """The plan for ``--precision`` and ``--xla`` on ``device`` (``"cpu"``/``"gpu"``; found
-    from the active backend when None)."""
+    from the active backend when None). ``precision="auto"`` on a CPU decides by ``probe``
+    (this machine's :func:`cached_probe` when None)."""
     if precision not in PRECISION_CHOICES:
         raise AttentionLabError(
             f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}"
@@ -118,15 +207,13 @@ def choose_plan(precision: str = "auto", xla: str = "auto", device: str | None =
     if device is None:
         device = backend.accelerator()
     reasons = []
-    if precision == "auto":
-        native = "GPU" if device == "gpu" else native_bfloat16_cpu()
-        precision = "bfloat16" if native else "float32"
-        reasons.append(
-            f"bfloat16: this {native if native == 'GPU' else f'CPU ({native})'} computes "
-            "bfloat16 natively"
-            if native
-            else "float32: this CPU has no native bfloat16 (AMX or AVX-512 BF16)"
-        )
+    if precision == "auto" and device == "gpu":
+        precision = "bfloat16"
+        reasons.append("bfloat16: a GPU computes it natively")
+    elif precision == "auto":
+        probe = probe or cached_probe()
+        precision = probe.precision
+        reasons.append(f"{precision}: this CPU {probe.describe()}")
     else:
         reasons.append(f"{precision} as asked")
     if xla == "auto":

@@ -424,7 +424,7 @@ def _ratio(results: dict, key: str, a: str, b: str) -> float:
 
 def paths_section(results: dict) -> list[str]:
     """Which precision/compile path ``attention_lab.runtime`` picks, with this run's evidence."""
-    from attention_lab.runtime import choose_plan, native_bfloat16_cpu
+    from attention_lab.runtime import Probe, choose_plan, native_bfloat16_cpu
 
     def ratios(a: str, b: str, kinds=("forward",)) -> str:
         found = [
@@ -439,15 +439,24 @@ def paths_section(results: dict) -> list[str]:
 
     xla_vs_function = ratios("ours XLA", "ours tf.function")
     bf16_vs_xla = ratios("ours bf16", "ours bf16 XLA")
-    auto, gpu = choose_plan(device="cpu"), choose_plan(device="gpu")
+    # --precision auto decides by a probe of TensorFlow's matmul: this run's ceiling is one
+    m, k, n = results["ceiling"]["shape_mkn"]
+    timings = results["ceiling"]["timings"]
+    probe = Probe(
+        **{
+            d: 2 * m * k * n / timings[f"tensorflow {d}"]["median_s"] / 1e9
+            for d in Probe.__annotations__
+        }
+    )
+    auto, gpu = choose_plan(device="cpu", probe=probe), choose_plan(device="gpu")
     fp32 = choose_plan("float32", device="cpu")
     return [
         "## Which path the library picks (`attention_lab.runtime.choose_plan`)",
         "",
         f"- CPU, `--precision auto`: `{auto.dtype_policy}`, `jit_compile={auto.jit_compile}` "
-        f"({auto.reason}; native bfloat16 here: {native_bfloat16_cpu() or 'none'}). bfloat16 "
-        f"runs oneDNN's bfloat16 matmuls; XLA's CPU backend has no fast bfloat16 matmul. Ours "
-        f"bf16 (no XLA) against ours bf16 XLA: {bf16_vs_xla}.",
+        f"({auto.reason}; bfloat16 instructions here: {native_bfloat16_cpu() or 'none'}). "
+        "bfloat16 runs oneDNN's bfloat16 matmuls; XLA's CPU backend has no fast bfloat16 "
+        f"matmul. Ours bf16 (no XLA) against ours bf16 XLA: {bf16_vs_xla}.",
         f"- CPU, `--precision float32`: `jit_compile={fp32.jit_compile}`. float32 keeps the "
         "parity tolerances with Hugging Face (`attention-lab parity`, eager and with XLA). Ours "
         f"XLA against ours tf.function in this run: {xla_vs_function}.",

@@ -18,6 +18,7 @@ import pytest
 from attention_lab.data import imdb
 from attention_lab.data.glove import GloveVectors, load_glove
 from attention_lab.data.text_encoder import build_vocabulary
+from attention_lab.io import CACHE_ENV_VAR
 
 
 @functools.cache
@@ -26,7 +27,7 @@ def imdb_cache_dir(archive: Path) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="attention-lab-imdb-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(imdb.CACHE_ENV_VAR, str(folder))
+        patch.setenv(CACHE_ENV_VAR, str(folder))
         imdb.read_imdb("train", archive)
     return folder
 
@@ -35,7 +36,7 @@ def imdb_cache_dir(archive: Path) -> Path:
 def imdb_splits(archive: Path) -> dict[str, imdb.ImdbSplit]:
     """Every split of the real archive, read through the session's cache."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(imdb.CACHE_ENV_VAR, str(imdb_cache_dir(archive)))
+        patch.setenv(CACHE_ENV_VAR, str(imdb_cache_dir(archive)))
         return {name: imdb.read_imdb(name, archive) for name in imdb.SPLITS}
 
 

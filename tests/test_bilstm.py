@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from glove_imdb_data import glove_vectors, imdb_cache_dir, write_tiny_imdb_archive
 
-from attention_lab.data import imdb
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import CACHE_ENV_VAR
 from attention_lab.models.bilstm import build_bilstm_classifier, compile_bilstm
 
 
@@ -55,7 +55,7 @@ def test_empty_review_is_all_padding_and_predicts_a_probability():
 def test_short_training_run_learns(tmp_path, imdb_archive, glove_file, monkeypatch):
     from attention_lab.training.bilstm import evaluate_bilstm, train_bilstm
 
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(imdb_cache_dir(imdb_archive)))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(imdb_cache_dir(imdb_archive)))
     out = tmp_path / "run"
     metrics = train_bilstm(
         "finetune",
@@ -95,7 +95,7 @@ class _InterruptAfterFirstEpoch(keras.callbacks.Callback):
 def test_an_interrupted_run_resumes_only_with_its_settings(tmp_path, monkeypatch):
     from attention_lab.training.bilstm import train_bilstm
 
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     archive = write_tiny_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
     out = tmp_path / "run"
     settings = {"data": archive, "max_len": 8, "verbose": 0}

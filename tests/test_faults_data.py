@@ -16,7 +16,7 @@ import pytest
 from cli_faults import assert_refused, run_cli, snapshot
 from glove_imdb_data import TINY_WORDS, write_tiny_glove, write_tiny_imdb_archive
 
-from attention_lab.data import imdb
+from attention_lab.io import CACHE_ENV_VAR
 
 TINY_TRAIN = ("--max-len", "8", "--epochs", "1")
 TINY_SEQ2SEQ = (
@@ -40,7 +40,7 @@ def data(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 

@@ -14,6 +14,7 @@ from glove_imdb_data import imdb_cache_dir, imdb_splits, write_tiny_imdb_archive
 from attention_lab.cli.main import main as cli_main
 from attention_lab.data import imdb
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import CACHE_ENV_VAR
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,7 @@ def imdb_cache(imdb_archive):
 
 @pytest.fixture
 def use_cache(imdb_cache, monkeypatch):
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(imdb_cache[0]))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(imdb_cache[0]))
     return imdb_cache[1]
 
 
@@ -117,7 +118,7 @@ def test_offline_without_copy_explains_download(monkeypatch):
 
 
 def test_bad_inputs(tmp_path, imdb_archive, monkeypatch):
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     with pytest.raises(AttentionLabError, match="not found"):
         imdb.read_imdb("train", tmp_path / "missing.tar.gz")
     with pytest.raises(AttentionLabError, match="not an aclImdb directory"):
@@ -174,7 +175,7 @@ def _flip_last_byte(path: Path) -> None:
     ],
 )
 def test_a_damaged_cache_is_rebuilt_and_said(tmp_path, monkeypatch, caplog, damage, file, reason):
-    monkeypatch.setenv(imdb.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     archive = write_tiny_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
     first = imdb.read_imdb("train", archive)
     # Label 1 is the archive's pos/ folder, whose tiny reviews say "good".

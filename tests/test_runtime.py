@@ -8,7 +8,15 @@ import pytest
 
 from attention_lab.errors import AttentionLabError
 from attention_lab.models.bert import BertConfig, BertModel
-from attention_lab.runtime import choose_plan, native_bfloat16_cpu, this_cpu
+from attention_lab.runtime import (
+    PROBE_MARGIN,
+    Probe,
+    cached_probe,
+    choose_plan,
+    measure_probe,
+    native_bfloat16_cpu,
+    this_cpu,
+)
 
 TINY = BertConfig(
     vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24
@@ -34,18 +42,46 @@ def test_the_cpu_is_named_once_with_its_flags():
     assert this_cpu(OLDER).model  # no model name line: the platform's name, never empty
 
 
+# Matmul rates (GFLOP/s) of python -m benchmarks on the CPU kinds these machines have.
+XEON_WITHOUT_AMX = Probe(float32=228.0, bfloat16=167.0)  # AVX-512 BF16 flag, bfloat16 slower
+EPYC_PROBE = Probe(float32=161.0, bfloat16=364.0)  # AVX-512 BF16, bfloat16 2.3× faster
+
+
 @pytest.mark.parametrize(
-    ("cpuinfo", "precision"),
-    [(EPYC, "bfloat16"), (SAPPHIRE_RAPIDS, "bfloat16"), (OLDER, "float32")],
+    ("probe", "precision"),
+    [
+        (XEON_WITHOUT_AMX, "float32"),
+        (EPYC_PROBE, "bfloat16"),
+        (Probe(float32=100.0, bfloat16=105.0), "float32"),  # faster, not by PROBE_MARGIN
+        (Probe(float32=100.0, bfloat16=100.0 * PROBE_MARGIN), "bfloat16"),
+    ],
 )
-def test_auto_picks_bfloat16_only_where_the_cpu_computes_it(monkeypatch, cpuinfo, precision):
-    monkeypatch.setattr(
-        "attention_lab.runtime.native_bfloat16_cpu", lambda: native_bfloat16_cpu(cpuinfo)
-    )
-    plan = choose_plan(device="cpu")
+def test_auto_picks_the_precision_measured_faster_not_the_one_a_flag_promises(probe, precision):
+    plan = choose_plan(device="cpu", probe=probe)
     assert plan.precision == precision and not plan.jit_compile
-    assert ("natively" in plan.reason) == (precision == "bfloat16")
+    assert "measured" in plan.reason and "GFLOP/s" in plan.reason  # run.json states the figures
     assert "no XLA on a CPU" in plan.describe()
+
+
+def test_the_probe_is_measured_once_per_machine_and_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATTENTION_LAB_CACHE", str(tmp_path))
+    measured = []
+
+    def measure():
+        measured.append(1)
+        return XEON_WITHOUT_AMX
+
+    monkeypatch.setattr("attention_lab.runtime.measure_probe", measure)
+    assert cached_probe() == XEON_WITHOUT_AMX and cached_probe() == XEON_WITHOUT_AMX
+    assert len(measured) == 1 and (tmp_path / "precision_probe.json").is_file()
+    assert choose_plan(device="cpu").precision == "float32"
+    (tmp_path / "precision_probe.json").write_text("{not json")  # damaged: measured again
+    assert cached_probe() == XEON_WITHOUT_AMX and len(measured) == 2
+
+
+def test_the_probe_times_both_precisions():
+    probe = measure_probe(shape=(64, 32, 48), rounds=2)
+    assert probe.float32 > 0 and probe.bfloat16 > 0
 
 
 def test_gpu_explicit_choices_and_bad_values():

@@ -57,11 +57,10 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.io import atomic_directory
+from attention_lab.io import atomic_directory, cache_root
 
 SPLITS = ("train", "test", "unsupervised")
 ENV_VAR = "ATTENTION_LAB_IMDB"
-CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
 ARCHIVE_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 TFDS_ARCHIVE_NAME = "aclImdb_v1.tar.gz"  # the file name tensorflow-datasets registers
 # Label 0 and label 1: the archive's folder names, and the names shown to people.
@@ -178,12 +177,6 @@ def resolve_imdb_source(data: str | os.PathLike | None = None, download: bool = 
     if _tfds_prepared() or (download and online()):
         return ImdbSource("tfds")
     raise AttentionLabError(_OFFLINE_HELP)
-
-
-def cache_root() -> Path:
-    """``$ATTENTION_LAB_CACHE`` or ``~/.cache/attention_lab``."""
-    root = os.environ.get(CACHE_ENV_VAR)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "attention_lab"
 
 
 def _archive_cache_dir(archive: Path) -> Path:
