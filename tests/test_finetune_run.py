@@ -166,6 +166,9 @@ def test_a_killed_finetune_resumes_to_the_weights_of_an_uninterrupted_run(runs, 
     changed = run_cli(*["5e-4" if a == "1e-3" else a for a in args])  # another learning rate
     assert_refused(changed, "unfinished run with other settings", "learning_rate")
     assert json.loads((tmp_path / "killed" / "run.json").read_text()) == record
+    attention = ["attention", "--out", tmp_path / "a.png", "--model"]
+    for command in (["predict", "--checkpoint"], attention):  # no model yet
+        assert_refused(run_cli(*command, tmp_path / "killed", "good"), "has not finished")
 
     status, out, err = run_cli(*args)
     assert status == 0, err
