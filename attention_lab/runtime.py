@@ -18,9 +18,10 @@ evaluation, prediction and the benchmarks all run the same way:
 - **XLA** ``"auto"``: on a GPU (fused kernels), not on a CPU, where TensorFlow's graph of oneDNN
   kernels ran the training step faster than XLA's CPU backend, which also does not use the
   bfloat16 dot-product instructions.
-- **the encoder block**: ``"fused"`` (:mod:`attention_lab.models.bert_fused`) in a TensorFlow
-  graph without XLA, whose optimizer fuses its 2-D matmuls with their bias and GELU; elsewhere
-  ``"eager"``, the definition in :mod:`attention_lab.models.bert` (XLA fuses by itself).
+- **the encoder block** (:func:`encoder_block`): ``"fused"``
+  (:mod:`attention_lab.models.bert_fused`) on TensorFlow without XLA, eager or in a graph;
+  elsewhere ``"eager"``, the definition in :mod:`attention_lab.models.bert` (XLA fuses by
+  itself).
 
 The measurements behind these choices are in ``docs/benchmarks.md``.
 """
@@ -114,6 +115,16 @@ def native_bfloat16_cpu(cpuinfo: str | None = None) -> str | None:
     if "avx512_bf16" in flags:
         return "AVX-512 BF16"
     return None
+
+
+def encoder_block(jit_compile: bool) -> str:
+    """The encoder block to run: ``"fused"`` (:mod:`attention_lab.models.bert_fused`) on
+    TensorFlow without XLA, eager or in a graph, where its one QKV matmul and fused matmul,
+    bias and GELU kernels pay (``docs/benchmarks.md``); ``"eager"``, the definition, under XLA
+    (which fuses by itself) and on the other backends."""
+    from attention_lab import backend
+
+    return "fused" if backend.name() == "tensorflow" and not jit_compile else "eager"
 
 
 @dataclass(frozen=True)
@@ -224,10 +235,10 @@ def choose_plan(
     else:
         jit = xla == "on"
         reasons.append(f"XLA {xla} as asked")
-    implementation = "fused" if backend.name() == "tensorflow" and not jit else "eager"
+    implementation = encoder_block(jit)
     reasons.append(
-        "fused block: TensorFlow's graph fuses its matmuls with bias and GELU"
+        "fused block: one QKV matmul, and TensorFlow fuses its 2-D matmuls with bias and GELU"
         if implementation == "fused"
-        else "eager block: the definition, nothing to fuse by hand"
+        else "eager block: the definition (XLA fuses by itself)"
     )
     return Plan(precision, jit, "; ".join(reasons), implementation)

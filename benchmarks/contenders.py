@@ -1,8 +1,9 @@
 """The contenders: ours (eager, tf.function, XLA, bfloat16), Hugging Face's PyTorch BertModel
 (float32 and bfloat16 autocast) and KerasHub's BertBackbone (TensorFlow backend, XLA).
 
-Ours run the encoder block that :func:`attention_lab.runtime.choose_plan` picks for each mode
-(eager calls: the definition's); the ``plain`` and ``fused`` modes run the other block of
+Ours run the encoder block that :func:`attention_lab.runtime.encoder_block` picks for each
+mode (as :func:`attention_lab.runtime.choose_plan` does); the ``plain`` and ``fused`` modes run
+the other block of
 :mod:`attention_lab.models.bert` and :mod:`attention_lab.models.bert_fused`, so that each
 run measures what the fused block gains or loses in every mode.
 
@@ -81,14 +82,14 @@ def _tf_inputs(workload: Workload):
 
 # Our modes: (precision, XLA, encoder block); block None is the one the runtime plan picks.
 OURS_MODES = {
-    "eager": ("float32", False, "eager"),  # not compiled at all
+    "eager": ("float32", False, None),  # not compiled at all
     "function": ("float32", False, None),  # tf.function
     "xla": ("float32", True, None),  # tf.function(jit_compile=True)
     "bf16": ("bfloat16", False, None),  # mixed bfloat16, the library's CPU path
     "bf16-xla": ("bfloat16", True, None),
     "function-plain": ("float32", False, "eager"),
     "bf16-plain": ("bfloat16", False, "eager"),
-    "eager-fused": ("float32", False, "fused"),
+    "eager-plain": ("float32", False, "eager"),
     "xla-fused": ("float32", True, "fused"),
 }
 # The contenders' names of our modes.
@@ -100,7 +101,7 @@ OURS = {
     "ours bf16 XLA": "bf16-xla",
     "ours tf.function plain": "function-plain",
     "ours bf16 plain": "bf16-plain",
-    "ours eager fused": "eager-fused",
+    "ours eager plain": "eager-plain",
     "ours XLA fused": "xla-fused",
 }
 

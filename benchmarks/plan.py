@@ -34,7 +34,7 @@ PRECISION = {
     "ours bf16 XLA": "bfloat16",
     "ours tf.function plain": "float32",
     "ours bf16 plain": "bfloat16",
-    "ours eager fused": "float32",
+    "ours eager plain": "float32",
     "ours XLA fused": "float32",
     "PyTorch fp32": "float32",
     "PyTorch bf16 autocast": "bfloat16",

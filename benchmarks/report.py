@@ -462,14 +462,14 @@ def paths_section(results: dict) -> list[str]:
         f"XLA against ours tf.function in this run: {xla_vs_function}.",
         f"- GPU, `--precision auto`: `{gpu.dtype_policy}`, `jit_compile={gpu.jit_compile}` "
         "(tensor cores and fused kernels); not measured here, no GPU was lent to this task.",
-        f"- The encoder block: `{auto.implementation}` in a TensorFlow graph without XLA, "
-        f"`{gpu.implementation}` with XLA and in eager calls. The fused block "
+        f"- The encoder block: `{auto.implementation}` on TensorFlow without XLA (eager calls "
+        f"and graphs), `{gpu.implementation}` with XLA. The fused block "
         "(`attention_lab/models/bert_fused.py`) against the definition's "
         "(`attention_lab/models/bert.py`), same weights, in this run: tf.function "
         f"{fused_over_plain('ours tf.function', 'ours tf.function plain')}; bf16 "
         f"{fused_over_plain('ours bf16', 'ours bf16 plain')}; XLA "
         f"{fused_over_plain('ours XLA fused', 'ours XLA')}; eager "
-        f"{fused_over_plain('ours eager fused', 'ours eager')}.",
+        f"{fused_over_plain('ours eager', 'ours eager plain')}.",
         "",
     ]
 

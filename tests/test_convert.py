@@ -17,8 +17,14 @@ from attention_lab.convert import (
 )
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.bert import BertForSequenceClassification, BertModel
+from attention_lab.models.bert_pretraining import BertForPreTraining
 
 pytest.importorskip("torch")
+
+
+def _drop_heads(state):
+    for name in [n for n in state if n.startswith("cls.")]:
+        del state[name]
 
 
 def _load(path):
@@ -254,7 +260,7 @@ def test_hub_id_offline_says_how_to_pass_a_directory(monkeypatch):
         resolve_model_dir("bert-base-cased-attention-lab-test")
 
 
-def test_pretraining_checkpoint_with_bert_prefix_loads_as_bert_model(tmp_path):
+def test_a_pretraining_checkpoint_loads_with_its_heads_and_its_encoder(tmp_path):
     """bert-base-cased on the hub is a BertForPreTraining layout: ``bert.*`` plus ``cls.*``."""
     import torch
     import transformers
@@ -264,11 +270,14 @@ def test_pretraining_checkpoint_with_bert_prefix_loads_as_bert_model(tmp_path):
     hf = transformers.BertForPreTraining(transformers.BertConfig(**TINY_HF)).eval()
     hf.save_pretrained(tmp_path / "pretraining")
     model, _, report = _load(tmp_path / "pretraining")
-    assert isinstance(model, BertModel)
-    assert any(name.startswith("cls.predictions") for name in report.skipped)
-    assert any(name.startswith("cls.seq_relationship") for name in report.skipped)
+    assert isinstance(model, BertForPreTraining)
+    assert {"cls.predictions.bias", "cls.seq_relationship.weight"} <= set(report.loaded)
+    encoder, _, skipped = _load(
+        _rewrite_safetensors(tmp_path / "pretraining", tmp_path / "e", _drop_heads)
+    )
+    assert isinstance(encoder, BertModel) and not skipped.skipped
     ids = torch.randint(0, 120, (2, 9))
     with torch.no_grad():
         expected = hf.bert(ids).last_hidden_state.numpy()
-    ours = model({"input_ids": ids.numpy().astype(np.int32)})["sequence_output"]
+    ours = model.bert({"input_ids": ids.numpy().astype(np.int32)})["sequence_output"]
     np.testing.assert_allclose(ours, expected, atol=1e-5)

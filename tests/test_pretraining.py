@@ -148,3 +148,116 @@ def test_the_masked_lm_has_no_pooler_and_no_next_sentence_head():
 def test_both_heads_pass_the_layer_harness(cls, tmp_path):
     config = BertConfig(**{**CONFIG.to_dict(), "hidden_dropout_prob": 0.1})
     check_layer(cls, {"config": config}, (_inputs(),), directory=tmp_path)
+
+
+# --- the heads read from and written to Hugging Face folders --------------------------------
+
+
+def _hf_pretraining(directory, cls_name: str, vocab_dir=None, seed: int = 0):
+    """A checkpoint ``transformers`` creates (random weights) for ``BertForPreTraining`` or
+    ``BertForMaskedLM``, saved with ``save_pretrained`` (the tied decoder left out)."""
+    import torch
+    import transformers
+    from tiny_runs import tiny_config
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(**{**tiny_config().to_dict(), "num_labels": 2})
+    model = getattr(transformers, cls_name)(config).eval()
+    model.save_pretrained(directory)
+    if vocab_dir is not None:
+        (directory / "vocab.txt").write_text((vocab_dir / "vocab.txt").read_text())
+    return directory, model
+
+
+def _theirs(model, batch):
+    import torch
+
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v.astype(np.int64)) for k, v in batch.items()})
+    logits = out.prediction_logits if hasattr(out, "prediction_logits") else out.logits
+    seq = getattr(out, "seq_relationship_logits", None)
+    return logits.numpy(), None if seq is None else seq.numpy()
+
+
+@pytest.mark.parametrize(
+    ("cls_name", "head"), [("BertForPreTraining", "pretraining"), ("BertForMaskedLM", "masked-lm")]
+)
+def test_both_heads_load_compute_and_save_as_hugging_face_does(tmp_path, cls_name, head):
+    pytest.importorskip("torch")
+    import transformers
+    from tiny_runs import tiny_config
+
+    from attention_lab.convert import load_bert, save_bert
+
+    source, theirs = _hf_pretraining(tmp_path / "hf", cls_name)
+    loaded = load_bert(source)
+    assert loaded.head == head
+    rng = np.random.default_rng(5)
+    ids = rng.integers(5, tiny_config().vocab_size, (2, 7)).astype(np.int32)
+    batch = {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": 1 + 0 * ids}
+    ours = loaded.model(batch)
+    logits, seq = _theirs(theirs, batch)
+    np.testing.assert_allclose(ours["prediction_logits"], logits, atol=1e-4)
+    if seq is not None:
+        np.testing.assert_allclose(ours["seq_relationship_logits"], seq, atol=1e-4)
+    again = getattr(transformers, cls_name).from_pretrained(
+        save_bert(loaded.model, tmp_path / "ours")
+    )
+    np.testing.assert_allclose(_theirs(again.eval(), batch)[0], logits, atol=1e-4)
+
+
+def test_an_untied_decoder_and_a_missing_head_are_refused(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from attention_lab.convert import load_bert
+    from attention_lab.errors import CheckpointError
+
+    source, _ = _hf_pretraining(tmp_path / "hf", "BertForMaskedLM")
+    state = load_file(str(source / "model.safetensors"))
+    decoder = state["bert.embeddings.word_embeddings.weight"] + 1.0
+    save_file(
+        {**state, "cls.predictions.decoder.weight": decoder}, str(source / "model.safetensors")
+    )
+    with pytest.raises(CheckpointError, match="decoder.weight differs .* tied"):
+        load_bert(source)
+    with pytest.raises(CheckpointError, match="holds no pre-training head"):
+        load_bert(_hf_pretraining(tmp_path / "encoder", "BertModel")[0], head="pretraining")
+
+
+def test_fill_mask_ranks_as_the_transformers_pipeline_does(tmp_path):
+    pytest.importorskip("torch")
+    import transformers
+    from tiny_runs import write_vocab
+
+    from attention_lab.convert import load_bert
+    from attention_lab.training.pretraining import fill_mask
+
+    source, theirs = _hf_pretraining(tmp_path / "hf", "BertForMaskedLM", write_vocab(tmp_path))
+    text = "the movie was [MASK] and the plot [MASK]"
+    pipeline = transformers.pipeline(
+        "fill-mask",
+        model=theirs,
+        tokenizer=transformers.BertTokenizerFast(str(source / "vocab.txt")),
+        top_k=4,
+    )
+    expected = pipeline(text)
+    loaded = load_bert(source)
+    ours = fill_mask(loaded.model, loaded.tokenizer(), text, top_k=4)
+    assert len(ours) == len(expected) == 2
+    for mine, reference in zip(ours, expected, strict=True):
+        assert [row["token"] for row in mine] == [row["token"] for row in reference]
+        np.testing.assert_allclose(
+            [row["score"] for row in mine], [row["score"] for row in reference], rtol=1e-4
+        )
+        assert [row["token_str"] for row in mine] == [row["token_str"] for row in reference]
+
+
+def test_fill_mask_refuses_in_one_line(tmp_path, minilm_dir):
+    from cli_faults import assert_refused, run_cli
+    from tiny_runs import write_vocab
+
+    source, _ = _hf_pretraining(tmp_path / "hf", "BertForMaskedLM", write_vocab(tmp_path))
+    assert_refused(run_cli("fill-mask", source, "no mask here"), "no [MASK]")
+    assert_refused(run_cli("fill-mask", minilm_dir, "a [MASK] film"), "no masked-LM head")
+    code, out, _ = run_cli("fill-mask", source, "the movie was [MASK]", "--top-k", "3")
+    assert code == 0 and len(out.strip().splitlines()) == 3

@@ -13,6 +13,7 @@ from attention_lab.runtime import (
     Probe,
     cached_probe,
     choose_plan,
+    encoder_block,
     measure_probe,
     native_bfloat16_cpu,
     this_cpu,
@@ -101,6 +102,7 @@ def test_gpu_explicit_choices_and_bad_values():
 
 
 def test_the_fused_block_runs_where_tensorflow_fuses_it_and_nowhere_else():
+    assert encoder_block(jit_compile=False) == "fused" and encoder_block(True) == "eager"
     assert choose_plan("float32", "off", device="cpu").implementation == "fused"
     assert choose_plan("bfloat16", "off", device="cpu").implementation == "fused"
     assert choose_plan("float32", "on", device="cpu").implementation == "eager"

@@ -9,6 +9,7 @@ from tiny_runs import tiny_config, toy_sentiment
 
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.models.bert import build_classifier
+from attention_lab.training.adamw_fused import AdamW
 from attention_lab.training.callbacks import TrainingCheckpoint
 from attention_lab.training.data import (
     EncodedDataset,
@@ -20,7 +21,6 @@ from attention_lab.training.data import (
 from attention_lab.training.evaluation import predict_logits
 from attention_lab.training.fit import TrainingConfig, fit_classifier
 from attention_lab.training.optimization import (
-    AdamW,
     WarmupLinearDecay,
     adamw,
     default_learning_rate,

@@ -137,9 +137,10 @@ def _attributions(args, loaded, tokenizer, out, page) -> list[str]:
     from attention_lab.interpret import group_words, word_scores
     from attention_lab.interpret.attributions import gradient_x_input, integrated_gradients
     from attention_lab.interpret.highlight import write_highlight
+    from attention_lab.models.bert import HEADS
     from attention_lab.viz.attention import plot_token_scores, save_figure
 
-    if loaded.head is None:
+    if loaded.head not in HEADS:  # attributions explain a classifier's logit
         raise AttentionLabError(
             f"--method {args.method} needs a fine-tuned classifier and {args.model} is an "
             "encoder only; pass the --out folder of `attention-lab finetune`"

@@ -22,6 +22,7 @@ COMMANDS = [
     "finetune",
     "evaluate",
     "predict",
+    "fill_mask",
     "export",
     "attention",
     "imdb",

@@ -30,7 +30,6 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +50,7 @@ from attention_lab.convert.weight_map import (
     ENCODER_PREFIX,
     HEAD_MODULES,
     PRETRAINING_HEAD_PREFIX,
+    TIED_DECODER,
     bert_weight_map,
     classifier_weight_map,
     head_weight_map,
@@ -58,7 +58,9 @@ from attention_lab.convert.weight_map import (
 from attention_lab.errors import CheckpointError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, check_separate
 from attention_lab.models.bert import HEADS, BertConfig, BertModel, build_classifier, head_name
-from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP, TOKENIZER_FILES
+from attention_lab.models.bert_pretraining import PRETRAINING_HEADS
+from attention_lab.runtime import encoder_block
+from attention_lab.tokenization.vocab import write_tokenizer_files
 
 FORMAT = 2  # config.json's attention_lab.format; a change bumps the version (CHANGELOG.md)
 CONFIG = "config.json"
@@ -66,6 +68,8 @@ ARCHITECTURES = {
     "bert": "BertModel",
     "prebuilt": "BertForSequenceClassification",
     "custom": "BertModel",  # the encoder loads in transformers; the custom head has no class
+    "pretraining": "BertForPreTraining",
+    "masked-lm": "BertForMaskedLM",
 }
 
 
@@ -97,8 +101,9 @@ class LoadedBert:
 
     @property
     def head(self) -> str | None:
-        """``"prebuilt"``, ``"custom"``, or None for a bare encoder."""
-        return None if isinstance(self.model, BertModel) else head_name(self.model)
+        """``"prebuilt"``, ``"custom"``, ``"pretraining"``, ``"masked-lm"``, or None for a bare
+        encoder."""
+        return _kind(self.model) if not isinstance(self.model, BertModel) else None
 
     @property
     def encoder(self) -> BertModel:
@@ -110,6 +115,25 @@ class LoadedBert:
         from attention_lab.tokenization import BertTokenizer
 
         return BertTokenizer.from_pretrained(self.directory)
+
+
+def _kind(model) -> str:
+    """``"bert"``, a classifier's head name, or a pre-training model's name."""
+    if isinstance(model, BertModel):
+        return "bert"
+    pretraining = [name for name, cls in PRETRAINING_HEADS.items() if type(model) is cls]
+    return pretraining[0] if pretraining else head_name(model)
+
+
+def _check_tied(state: dict, source: str) -> None:
+    """Refuse a decoder stored apart from the word embeddings it must be tied to (BERT ties
+    them; ours cannot hold two tables)."""
+    for decoder, tied in TIED_DECODER.items():
+        if decoder in state and tied in state and not np.array_equal(state[decoder], state[tied]):
+            raise CheckpointError(
+                f"{source}: {decoder} differs from {tied}; BERT's decoder is tied to them and "
+                "attention_lab builds it so: use a checkpoint with tied word embeddings"
+            )
 
 
 def sha256(path: Path) -> str:
@@ -193,23 +217,27 @@ def load_bert(
     head: str | None = None,
     num_labels: int | None = None,
     dtype=None,
-    implementation: str = "eager",
+    implementation: str | None = None,
 ) -> LoadedBert:
     """Read a BERT folder (or hub id) into our Keras model.
 
     Args:
         source: a Hugging Face folder or hub id, or a folder written by :func:`save_bert`.
-        head: ``None`` builds what the folder holds (an encoder, or its classifier);
+        head: ``None`` builds what the folder holds (an encoder, its classifier, or its
+            pre-training heads: ``"pretraining"``, ``"masked-lm"``);
             ``"prebuilt"`` / ``"custom"`` builds that classifier on the folder's encoder and
             keeps the folder's head only when it is the same head with ``num_labels`` outputs.
         num_labels: outputs of a requested head (default: the folder's, else 2).
         dtype: a Keras dtype policy (``"float32"``, ``"mixed_bfloat16"``, ...).
         implementation: the encoder block, ``"eager"`` or ``"fused"``
             (:attr:`attention_lab.runtime.Plan.implementation`); the weights are the same.
+            None: the one :func:`attention_lab.runtime.encoder_block` picks for calls
+            without XLA (``"fused"`` on TensorFlow).
 
     Raises :class:`~attention_lab.errors.CheckpointError` naming the file, tensor or setting
     that is wrong and what to do.
     """
+    implementation = implementation or encoder_block(jit_compile=False)
     directory = resolve_model_dir(source)
     hf = read_hf_config(directory)
     config = bert_config(hf)
@@ -219,17 +247,29 @@ def load_bert(
     state = read_state_dict(directory)
     where = str(directory)
     _check_layer_count(state, config, where)
-    saved = ours["head"] if ours.get("head") in HEADS else None
+    saved = ours["head"] if ours.get("head") in {*HEADS, *PRETRAINING_HEADS} else None
     saved = saved or ("prebuilt" if "classifier.weight" in state else None)
+    if "cls.predictions.transform.dense.weight" in state and saved is None:  # pre-training heads
+        saved = "pretraining" if "cls.seq_relationship.weight" in state else "masked-lm"
     prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
     has_pooler = f"{prefix}pooler.dense.weight" in state
     head = head or saved
-    if head is not None and not has_pooler:
+    if head in PRETRAINING_HEADS:
+        if saved != head:
+            raise CheckpointError(
+                f"{where}: asked for the {head} heads, but the checkpoint holds "
+                f"{saved or 'no pre-training head'}; use a {ARCHITECTURES[head]} checkpoint"
+            )
+        _check_tied(state, where)
+        model = PRETRAINING_HEADS[head](config, implementation, dtype=dtype)
+        model.build()
+        rows, names = bert_weight_map(model.bert, prefix) + head_weight_map(model, head), []
+    elif head is not None and not has_pooler:
         raise CheckpointError(
             f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight), which both "
             "heads read; use a BERT checkpoint saved with its pooler"
         )
-    if head is None:
+    elif head is None:
         model = BertModel(config, has_pooler, implementation, dtype=dtype)
         model.build()
         rows, names = bert_weight_map(model, prefix=prefix), []
@@ -270,14 +310,14 @@ def default_label_names(num_labels: int) -> list[str]:
 def hf_config(model, label_names: list[str] | None = None, provenance: dict | None = None) -> dict:
     """``config.json`` for ``model``: Hugging Face's fields plus the ``attention_lab`` block."""
     config: BertConfig = model.config
-    kind = "bert" if isinstance(model, BertModel) else head_name(model)
+    kind = _kind(model)
     values = config.to_dict()
     values.update(architectures=[ARCHITECTURES[kind]], model_type="bert", torch_dtype="float32")
     del values["num_labels"]
     ours = {"format": FORMAT, "version": __version__, "head": None if kind == "bert" else kind}
     if kind == "bert":
         ours["add_pooling_layer"] = model.pooler is not None
-    else:
+    elif kind not in PRETRAINING_HEADS:
         names = list(label_names or default_label_names(config.num_labels))
         if len(names) != config.num_labels:
             raise CheckpointError(
@@ -298,25 +338,13 @@ def hf_config(model, label_names: list[str] | None = None, provenance: dict | No
 
 def state_dict(model) -> dict[str, np.ndarray]:
     """Hugging Face tensors of ``model``: the weight map read from our side."""
-    is_bert = isinstance(model, BertModel)
-    rows = bert_weight_map(model) if is_bert else classifier_weight_map(model, head_name(model))
+    kind = _kind(model)
+    rows = bert_weight_map(model) if kind == "bert" else classifier_weight_map(model, kind)
     out = {}
     for row in rows:
         value = np.asarray(row.variable, dtype=np.float32)
         out[row.hf_name] = np.ascontiguousarray(value.T if row.transpose else value)
     return out
-
-
-def _tokenizer_config(vocab: Path, max_len: int) -> dict:
-    """A ``BertTokenizer`` config; lower-casing is read off the vocabulary (no capitals)."""
-    tokens = vocab.read_text(encoding="utf-8").split("\n")
-    has_capitals = any(t[:1].isupper() for t in tokens if not t.startswith("["))
-    return {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": not has_capitals,
-        "model_max_length": max_len,
-        **SPECIAL_TOKENS_MAP,
-    }
 
 
 def write_bert_files(
@@ -335,19 +363,7 @@ def write_bert_files(
 
     folder.mkdir(parents=True, exist_ok=True)
     if tokenizer_dir is not None:
-        tokenizer_dir = Path(tokenizer_dir)
-        vocab = tokenizer_dir / "vocab.txt"
-        if not vocab.is_file():
-            raise CheckpointError(f"{tokenizer_dir} has no vocab.txt to save with the model")
-        for name in TOKENIZER_FILES:
-            if (tokenizer_dir / name).is_file() and tokenizer_dir.resolve() != folder.resolve():
-                with atomic_file(folder / name) as tmp:
-                    shutil.copyfile(tokenizer_dir / name, tmp)
-        if not (folder / "tokenizer_config.json").is_file():
-            settings = _tokenizer_config(vocab, model.config.max_position_embeddings)
-            atomic_write_json(folder / "tokenizer_config.json", settings, indent=2)
-        if not (folder / "special_tokens_map.json").is_file():
-            atomic_write_json(folder / "special_tokens_map.json", SPECIAL_TOKENS_MAP, indent=2)
+        write_tokenizer_files(tokenizer_dir, folder, model.config.max_position_embeddings)
     with atomic_file(folder / SAFETENSORS) as tmp:
         save_file(state_dict(model), str(tmp), metadata={"format": "pt"})
     record = {**(provenance or {}), "weights_sha256": sha256(folder / SAFETENSORS)}

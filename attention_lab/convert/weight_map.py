@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import keras
 
+from attention_lab.models.bert_pretraining import BertLMPredictionHead
+
 # Hugging Face module name (relative to the BERT model)  ->  our sublayer
 EMBEDDING_MODULES = {
     "embeddings.word_embeddings": lambda bert: bert.embeddings.word_embeddings,
@@ -36,18 +38,36 @@ POOLER_MODULE = "pooler.dense"
 # The heads on the pooled output, by the Hugging Face names of their tensors. The pre-built head
 # is ``BertForSequenceClassification.classifier``; the chapter's custom head (section 6) has no
 # Hugging Face class, so its two dense layers keep their Keras names.
+# The pre-training heads (models/bert_pretraining.py) are Hugging Face's ``cls`` modules; their
+# decoder is tied to the word embeddings, so it has no row of its own.
+MASKED_LM_MODULES = {
+    "cls.predictions": lambda model: model.predictions,  # its own bias
+    "cls.predictions.transform.dense": lambda model: model.predictions.transform_dense,
+    "cls.predictions.transform.LayerNorm": lambda model: model.predictions.transform_LayerNorm,
+}
 HEAD_MODULES = {
     "prebuilt": {"classifier": lambda model: model.classifier},
     "custom": {
         "head_dense": lambda model: model.head_dense,
         "logits": lambda model: model.logits,
     },
+    "masked-lm": MASKED_LM_MODULES,
+    "pretraining": {
+        **MASKED_LM_MODULES,
+        "cls.seq_relationship": lambda model: model.seq_relationship,
+    },
+}
+# The tied decoder as older checkpoints store it (a copy of the word embeddings and the bias).
+TIED_DECODER = {
+    "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+    "cls.predictions.decoder.bias": "cls.predictions.bias",
 }
 # Inside a classifier, every encoder tensor is prefixed as in ``BertForSequenceClassification``.
 ENCODER_PREFIX = "bert."
 
 # Each kind of layer's parameters: Hugging Face's name -> (the Keras attribute, transposed?).
 PARAMETERS = {
+    BertLMPredictionHead: {"bias": ("bias", False)},
     keras.layers.Dense: {"weight": ("kernel", True), "bias": ("bias", False)},
     keras.layers.LayerNormalization: {"weight": ("gamma", False), "bias": ("beta", False)},
     keras.layers.Embedding: {"weight": ("embeddings", False)},
@@ -55,7 +75,7 @@ PARAMETERS = {
 
 # Buffers that Hugging Face saves beside the parameters; they hold no learned values.
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
-# Pre-training heads (masked LM and next-sentence prediction) that BertModel does not use.
+# Pre-training heads (masked LM and next-sentence prediction), skipped by the models without them.
 PRETRAINING_HEAD_PREFIX = "cls."
 
 
@@ -94,7 +114,8 @@ def bert_weight_map(bert, prefix: str = "") -> list[WeightMapping]:
 
 
 def head_weight_map(model, head: str) -> list[WeightMapping]:
-    """Rows for the ``head`` (``"prebuilt"`` or ``"custom"``) of a built classifier."""
+    """Rows for the ``head`` of a built model: a classifier's (``"prebuilt"``, ``"custom"``)
+    or a pre-training model's (``"masked-lm"``, ``"pretraining"``)."""
     rows = []
     for module, sublayer in HEAD_MODULES[head].items():
         rows += _parameters(module, sublayer(model))

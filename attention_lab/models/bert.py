@@ -10,6 +10,9 @@
 8. The classifiers of sections 5 and 6: :class:`BertForSequenceClassification` (pre-built) and
    :class:`BertCustomClassifier` (the chapter's custom head).
 
+BERT's pre-training heads (section 3: masked language model, next-sentence prediction) build on
+this file in :mod:`attention_lab.models.bert_pretraining`.
+
 Every module takes the one :class:`BertConfig`, so a hyperparameter has one name from
 ``config.json`` to the layer attribute, the weight map (:mod:`attention_lab.convert.weight_map`)
 and the parity report. Sublayers are named after Hugging Face's modules (``query``, ``key``,

@@ -117,3 +117,7 @@ class BertForMaskedLM(_WithPreTrainingHeads):
     ``BertForMaskedLM``. Returns ``prediction_logits`` ``(batch, len, vocab_size)``."""
 
     pooled = False
+
+
+# The two pre-training models by name, beside the classifiers' HEADS of models/bert.py.
+PRETRAINING_HEADS = {"pretraining": BertForPreTraining, "masked-lm": BertForMaskedLM}

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.io import atomic_file, atomic_write_json
 
 VOCAB_FILE = "vocab.txt"
 # The files that make a tokenizer folder (the last two only when present).
@@ -159,3 +161,29 @@ def find_tokenizer_files(path: str | os.PathLike) -> TokenizerFiles:
                 normalizer, "handle_chinese_chars", fast
             )
     return TokenizerFiles(vocab_file, **settings)
+
+
+def write_tokenizer_files(source: str | os.PathLike, folder: Path, model_max_length: int) -> None:
+    """Copy the tokenizer files of ``source`` into ``folder`` (each atomically), adding a
+    ``tokenizer_config.json`` and a ``special_tokens_map.json`` where ``source`` has none:
+    lower-casing read off the vocabulary (no capitals), the model's positions as its limit."""
+    source = Path(source)
+    vocab = source / VOCAB_FILE
+    if not vocab.is_file():
+        raise AttentionLabError(f"{source} has no {VOCAB_FILE} to save with the model")
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file() and source.resolve() != folder.resolve():
+            with atomic_file(folder / name) as tmp:
+                shutil.copyfile(source / name, tmp)
+    if not (folder / "tokenizer_config.json").is_file():
+        tokens = vocab.read_text(encoding="utf-8").split("\n")
+        capitals = any(t[:1].isupper() for t in tokens if not t.startswith("["))
+        settings = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": not capitals,
+            "model_max_length": model_max_length,
+            **SPECIAL_TOKENS_MAP,
+        }
+        atomic_write_json(folder / "tokenizer_config.json", settings, indent=2)
+    if not (folder / "special_tokens_map.json").is_file():
+        atomic_write_json(folder / "special_tokens_map.json", SPECIAL_TOKENS_MAP, indent=2)

@@ -14,6 +14,8 @@ A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.ber
 - :class:`MaskedBatches`: batches for ``model.fit``, masked anew each epoch (a seeded draw per
   epoch and batch, so a resumed run sees the same masks).
 - :func:`masked_lm_loss`: cross-entropy at the chosen positions only.
+- :func:`fill_mask`: what the masked-LM head predicts at each ``[MASK]`` of a text, as Hugging
+  Face's ``pipeline("fill-mask")``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import keras
 import numpy as np
 
 from attention_lab.errors import AttentionLabError
+from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP
 
 IGNORE = -100  # the label of a position the masked-LM loss skips
 MASK, RANDOM = 0.8, 0.1  # of the chosen tokens: [MASK], a random token; the rest stay
@@ -133,3 +136,42 @@ class MaskedBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[dict]]:
+    """For each ``[MASK]`` of ``text``, the ``top_k`` tokens the masked-LM head of ``model`` (a
+    :class:`~attention_lab.models.bert_pretraining.BertForMaskedLM` or ``BertForPreTraining``)
+    predicts: ``score`` (softmax probability), ``token`` (id), ``token_str`` and ``sequence``
+    (the text with the prediction in place), the fields of Hugging Face's fill-mask pipeline.
+    """
+    mask = SPECIAL_TOKENS_MAP["mask_token"]
+    if tokenizer.mask_token_id is None:
+        raise AttentionLabError(f"this vocabulary has no {mask} token, so nothing can be masked")
+    if mask not in text:
+        raise AttentionLabError(f"no {mask} in {text!r}; write {mask} where a word should be")
+    if top_k < 1:
+        raise AttentionLabError(f"top_k must be at least 1, got {top_k}")
+    inputs = tokenizer.encode_batch([text])
+    ids = inputs["input_ids"][0]
+    logits = keras.ops.convert_to_numpy(
+        keras.ops.cast(model(dict(inputs))["prediction_logits"][0], "float32")
+    )  # (len, vocab)
+    results = []
+    for position in np.flatnonzero(ids == tokenizer.mask_token_id):
+        scores = np.exp(logits[position] - logits[position].max())
+        scores /= scores.sum()
+        best = np.argsort(-scores, kind="stable")[:top_k]
+        filled = []
+        for token in best:
+            sequence = ids.copy()
+            sequence[position] = token
+            filled.append(
+                {
+                    "score": float(scores[token]),
+                    "token": int(token),
+                    "token_str": tokenizer.decode([int(token)]),
+                    "sequence": tokenizer.decode(sequence.tolist(), skip_special_tokens=True),
+                }
+            )
+        results.append(filled)
+    return results
