@@ -108,3 +108,30 @@ def test_merge_runs_adds_the_other_process_stages_and_lists_it():
     assert merged["command"] == "a" and merged["complete"] is False
     assert [other["command"] for other in merged["other_runs"]] == ["b", "c"]
     assert merged["other_runs"][0]["measurements"] == ["train"]
+
+
+def test_compare_runs_sets_the_change_against_the_noise_of_two_runs():
+    from benchmarks.compare_runs import markdown, ratio_rows
+
+    def run(ours, torch, plain=None):
+        rates = {"ours tf.function": ours, "PyTorch fp32": torch, "PyTorch bf16 autocast": 1.0}
+        rates["KerasHub XLA"] = 1.0
+        if plain is not None:
+            rates["ours tf.function plain"] = plain
+        contenders = {name: {"throughput_median": rate} for name, rate in rates.items()}
+        machine = {"load_average_start": [1, 1, 1], "load_average_end": [1, 1, 1]}
+        return {
+            "measurements": {"forward 8x128": {"contenders": contenders}},
+            "date": "d",
+            "command": "c",
+            "machine": machine,
+            "ceiling": {"gflops": {"float32": 1.0, "bfloat16": 2.0}},
+        }
+
+    first, second, after = run(2.0, 1.0), run(2.2, 1.0), run(2.1, 1.0, plain=1.5)
+    row = ratio_rows(first, second, after)[0]
+    assert row[:3] == ("forward 8x128", "ours tf.function", "PyTorch fp32")
+    assert row[3:6] == (2.0, 2.2, 2.1) and row[6] == pytest.approx(1.0)
+    text = markdown(first, second, after)
+    assert "run 2 / run 1: 1.100 to 1.100" in text  # the noise: the same code, two runs
+    assert "| ours tf.function: 2.1 | ours tf.function plain: 1.5 | 1.400 |" in text
