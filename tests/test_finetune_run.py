@@ -206,7 +206,7 @@ def test_refused_commands_leave_no_folder_and_no_change(runs, inputs, tmp_path):
     cases = [
         (("--limit", "0"), "--limit must be at least 1"),
         (("--batch-size", "64"), "no full batch of 64"),
-        (("--max-len", "999"), "999 positions"),
+        (("--max-len", "999"), "--max-len 999 is outside 2 … 64"),
     ]
     for extra, words in cases:
         assert_refused(run_cli(*finetune_args(inputs, new, "--head", "prebuilt", *extra)), words)

@@ -27,7 +27,7 @@ from pathlib import Path
 from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
-from attention_lab.errors import check_at_least_one
+from attention_lab.errors import AttentionLabError, check_at_least_one
 from attention_lab.io import atomic_write_json, check_separate
 from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
@@ -108,6 +108,11 @@ def finetune(
         implementation=plan.implementation,
     )
     classifier, config = loaded.model, loaded.config
+    if not 2 <= max_len <= config.max_position_embeddings:  # before minutes of encoding
+        raise AttentionLabError(
+            f"--max-len {max_len} is outside 2 … {config.max_position_embeddings}, the model's "
+            f"positions; pass --max-len {min(150, config.max_position_embeddings)} or less"
+        )
     set_encoder_trainable(classifier, not freeze_encoder)
     choices = {"plan": plan.reason}
     if training.learning_rate is None:
