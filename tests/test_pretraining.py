@@ -261,3 +261,31 @@ def test_fill_mask_refuses_in_one_line(tmp_path, minilm_dir):
     assert_refused(run_cli("fill-mask", minilm_dir, "a [MASK] film"), "no masked-LM head")
     code, out, _ = run_cli("fill-mask", source, "the movie was [MASK]", "--top-k", "3")
     assert code == 0 and len(out.strip().splitlines()) == 3
+
+
+def test_batches_are_masked_anew_each_epoch_and_alike_in_every_process(tmp_path):
+    from tiny_runs import write_vocab
+
+    from attention_lab.tokenization import BertTokenizer
+    from attention_lab.training.pretraining import MaskedBatches
+
+    ids, special = _batch(rows=10, length=32)
+    ids = ids % 40 + 5  # within the tiny vocabulary
+    features = {
+        "input_ids": ids,
+        "attention_mask": 1 - special,
+        "token_type_ids": 0 * ids,
+        "special_tokens_mask": special,
+    }
+    tokenizer = BertTokenizer.from_pretrained(write_vocab(tmp_path))
+    batches = MaskedBatches(features, tokenizer, batch_size=4, seed=7)
+    assert batches.num_batches == 3
+    inputs, labels = batches[0]
+    assert set(inputs) == {"input_ids", "attention_mask", "token_type_ids"}
+    assert (labels["prediction_logits"] != IGNORE).any()
+    again = MaskedBatches(features, tokenizer, batch_size=4, seed=7)[0]  # another "process"
+    np.testing.assert_array_equal(again[0]["input_ids"], inputs["input_ids"])
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][1]["prediction_logits"], labels["prediction_logits"])
+    with pytest.raises(AttentionLabError, match="no text"):
+        MaskedBatches({k: v[:0] for k, v in features.items()}, tokenizer, batch_size=4)

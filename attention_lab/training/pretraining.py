@@ -12,7 +12,7 @@ A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.ber
   the sentence that follows it (``IsNext``, label 0) with probability 0.5, else a sentence of
   another document (``NotNext``, label 1).
 - :class:`MaskedBatches`: batches for ``model.fit``, masked anew each epoch (a seeded draw per
-  epoch and batch, so a resumed run sees the same masks).
+  epoch and batch, so a run resumed at an epoch sees that epoch's masks).
 - :func:`masked_lm_loss`: cross-entropy at the chosen positions only.
 - :func:`fill_mask`: what the masked-LM head predicts at each ``[MASK]`` of a text, as Hugging
   Face's ``pipeline("fill-mask")``.
@@ -107,7 +107,8 @@ class MaskedBatches(keras.utils.PyDataset):
 
     ``features`` are the encoded texts (``input_ids``, ``attention_mask``,
     ``token_type_ids``, ``special_tokens_mask``, each ``(n, len)``). Batch ``i`` of epoch ``e``
-    is masked with the generator seeded by ``(seed, e, i)``: the same in every process.
+    is masked with the generator seeded by ``(seed, e, i)``: the same in every process, so a run
+    resumed at epoch ``e`` (set :attr:`epoch`) masks as the uninterrupted run did.
     """
 
     def __init__(self, features: dict, tokenizer, batch_size: int, seed: int = 0, **kwargs):
