@@ -214,3 +214,30 @@ def test_sequence_longer_than_positions_is_refused(tiny_model):
 def test_non_dict_input_is_refused(tiny_model):
     with pytest.raises(AttentionLabError, match="expects a dict"):
         tiny_model(np.zeros((1, 4), np.int32))
+
+
+def test_no_init_weights_starts_at_zero_and_draws_the_same_seeds():
+    """Loading builds under ``no_init_weights``: nothing is drawn, yet Python's random stream
+    (from which Keras seeds dropout) ends where a normal build leaves it."""
+    import random
+
+    from attention_lab.models.bert import no_init_weights
+
+    def query_kernel_after_build():
+        random.seed(7)
+        model = BertModel(TINY)
+        model.build()
+        kernel = {w.path.split("/", 1)[1]: w for w in model.weights}[
+            "layer_0/attention/query/kernel"
+        ]
+        return kernel.numpy(), random.random()
+
+    drawn, after_drawn = query_kernel_after_build()
+    with no_init_weights():
+        skipped, after_skipped = query_kernel_after_build()
+    again, _ = query_kernel_after_build()  # the context is left: weights are drawn again
+    random.seed(7)
+    assert random.random() != after_drawn  # building draws seeds from the stream
+    assert after_skipped == after_drawn
+    assert not np.any(skipped)
+    assert np.std(drawn) > 0 and np.std(again) > 0

@@ -108,6 +108,23 @@ def test_length_sorted_inference_equals_fully_padded_batches():
     np.testing.assert_allclose(trimmed, full, atol=1e-5)
 
 
+@pytest.mark.parametrize(("batch_size", "compiled"), [(64, False), (8, True)])
+def test_one_batch_runs_as_it_is_and_several_are_compiled(monkeypatch, batch_size, compiled):
+    """A few texts (one batch) are not worth tracing a graph for; a data set is. Both give the
+    logits of the model called directly."""
+    from attention_lab.runtime import Plan, choose_plan
+
+    traced = []
+    compile_fn = Plan.compile
+    monkeypatch.setattr(Plan, "compile", lambda plan, fn: traced.append(fn) or compile_fn(plan, fn))
+    data = _variable_lengths(37)
+    model = build_classifier("prebuilt", tiny_config(max_position_embeddings=40))
+    logits = predict_logits(model, data, batch_size, plan=choose_plan("float32", "off"))
+    assert bool(traced) == compiled
+    full = np.asarray(model(data.features, training=False))
+    np.testing.assert_allclose(logits, full, atol=1e-5)
+
+
 def test_bad_labels_and_empty_data_are_refused(tmp_path):
     data = toy_sentiment(16)
     data.labels[5] = 2

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 
+from attention_lab.cli.startup import import_keras
 from attention_lab.errors import AttentionLabError
 
 # Sub-command modules, in the order of the chapter.
@@ -57,6 +58,7 @@ def _plain_text(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import_keras()
     try:
         return int(args.func(args) or 0)
     except AttentionLabError as err:

@@ -25,6 +25,7 @@ requested model does not have (reported as skipped).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -57,7 +58,14 @@ from attention_lab.convert.weight_map import (
 )
 from attention_lab.errors import CheckpointError
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, check_separate
-from attention_lab.models.bert import HEADS, BertConfig, BertModel, build_classifier, head_name
+from attention_lab.models.bert import (
+    HEADS,
+    BertConfig,
+    BertModel,
+    build_classifier,
+    head_name,
+    no_init_weights,
+)
 from attention_lab.models.bert_pretraining import PRETRAINING_HEADS
 from attention_lab.runtime import encoder_block
 from attention_lab.tokenization.vocab import write_tokenizer_files
@@ -253,41 +261,48 @@ def load_bert(
         saved = "pretraining" if "cls.seq_relationship.weight" in state else "masked-lm"
     prefix = ENCODER_PREFIX if any(n.startswith(ENCODER_PREFIX) for n in state) else ""
     has_pooler = f"{prefix}pooler.dense.weight" in state
+    own_model = head is None  # every weight is read from the folder: none is drawn first
     head = head or saved
-    if head in PRETRAINING_HEADS:
-        if saved != head:
+    with no_init_weights() if own_model else contextlib.nullcontext():
+        if head in PRETRAINING_HEADS:
+            if saved != head:
+                raise CheckpointError(
+                    f"{where}: asked for the {head} heads, but the checkpoint holds "
+                    f"{saved or 'no pre-training head'}; use a {ARCHITECTURES[head]} checkpoint"
+                )
+            _check_tied(state, where)
+            model = PRETRAINING_HEADS[head](config, implementation, dtype=dtype)
+            model.build()
+            rows, names = bert_weight_map(model.bert, prefix) + head_weight_map(model, head), []
+        elif head is not None and not has_pooler:
             raise CheckpointError(
-                f"{where}: asked for the {head} heads, but the checkpoint holds "
-                f"{saved or 'no pre-training head'}; use a {ARCHITECTURES[head]} checkpoint"
+                f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight), which both "
+                "heads read; use a BERT checkpoint saved with its pooler"
             )
-        _check_tied(state, where)
-        model = PRETRAINING_HEADS[head](config, implementation, dtype=dtype)
-        model.build()
-        rows, names = bert_weight_map(model.bert, prefix) + head_weight_map(model, head), []
-    elif head is not None and not has_pooler:
-        raise CheckpointError(
-            f"{where}: the checkpoint has no pooler ({prefix}pooler.dense.weight), which both "
-            "heads read; use a BERT checkpoint saved with its pooler"
-        )
-    elif head is None:
-        model = BertModel(config, has_pooler, implementation, dtype=dtype)
-        model.build()
-        rows, names = bert_weight_map(model, prefix=prefix), []
-    else:
-        config = dataclasses.replace(
-            config, num_labels=num_labels or (config.num_labels if saved else 2)
-        )
-        head_options = {}
-        if head == "custom" and saved == "custom":
-            head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
-        model = build_classifier(head, config, dtype, implementation, **head_options)
-        rows = bert_weight_map(model.bert, prefix=prefix)
-        names = default_label_names(config.num_labels)
-        if saved == head and _head_fits(model, head, state):  # the folder's own head: keep it
-            rows += head_weight_map(model, head)
-            id2label = hf.get("id2label") or {}
-            if len(id2label) == config.num_labels:
-                names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+        elif head is None:
+            model = BertModel(config, has_pooler, implementation, dtype=dtype)
+            model.build()
+            rows, names = bert_weight_map(model, prefix=prefix), []
+        else:
+            config = dataclasses.replace(
+                config, num_labels=num_labels or (config.num_labels if saved else 2)
+            )
+            head_options = {}
+            if head == "custom" and saved == "custom":
+                head_options = {k: ours[k] for k in ("head_units", "head_dropout") if k in ours}
+            model = build_classifier(head, config, dtype, implementation, **head_options)
+            rows = bert_weight_map(model.bert, prefix=prefix)
+            names = default_label_names(config.num_labels)
+            if own_model and not _head_fits(model, head, state):
+                raise CheckpointError(
+                    f"{where}: the {head} head's tensors do not have the shapes config.json gives "
+                    "(num_labels, head size); the folder is inconsistent: write it again"
+                )
+            if saved == head and _head_fits(model, head, state):  # the folder's own head: keep it
+                rows += head_weight_map(model, head)
+                id2label = hf.get("id2label") or {}
+                if len(id2label) == config.num_labels:
+                    names = [str(id2label[k]) for k in sorted(id2label, key=int)]
     report = LoadReport()
     _assign(rows, state, where, report)
     _account_for_the_rest(state, report, where)

@@ -24,6 +24,8 @@ Loading and saving Hugging Face folders live in :mod:`attention_lab.convert`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import math
@@ -166,9 +168,26 @@ def as_config(config: BertConfig | dict | None) -> BertConfig:
     return config if isinstance(config, BertConfig) else BertConfig.from_dict(config)
 
 
+# False while building a model whose every weight is about to be loaded (no_init_weights).
+_DRAW_INITIAL_WEIGHTS = contextvars.ContextVar("draw_initial_weights", default=True)
+
+
+@contextlib.contextmanager
+def no_init_weights():
+    """Build models whose weights all come from a checkpoint without drawing them first (as
+    Hugging Face's ``no_init_weights``): they start at zero. The random seeds are still drawn,
+    so dropout masks are the same either way."""
+    token = _DRAW_INITIAL_WEIGHTS.set(False)
+    try:
+        yield
+    finally:
+        _DRAW_INITIAL_WEIGHTS.reset(token)
+
+
 def _initializer(config: BertConfig):
     """BERT's initialisation of new weights: a truncated normal of std ``initializer_range``."""
-    return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+    draw = keras.initializers.TruncatedNormal(stddev=config.initializer_range)  # takes a seed
+    return draw if _DRAW_INITIAL_WEIGHTS.get() else keras.initializers.Zeros()
 
 
 class ConfiguredLayer(keras.layers.Layer):

@@ -32,8 +32,10 @@ def predict_logits(
         return keras.ops.cast(model(features, training=False), "float32")
 
     check_inputs(model.config, data.features)  # compiled steps cannot check the ids
-    step = plan.compile(forward) if plan is not None else forward
     batches = InferenceBatches(data, batch_size)
+    # One batch (a few texts to classify) runs faster as it is than traced into a graph first.
+    compile_it = plan is not None and batches.num_batches > 1
+    step = plan.compile(forward) if compile_it else forward
     out = np.zeros((len(data), int(model.config.num_labels)), dtype=np.float32)
     bar = tqdm(total=len(data), unit="ex", disable=not progress, mininterval=5.0, desc="predict")
     for index in range(batches.num_batches):
