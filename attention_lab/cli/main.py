@@ -24,6 +24,7 @@ COMMANDS = [
     "evaluate",
     "predict",
     "fill_mask",
+    "pretrain",
     "export",
     "attention",
     "imdb",
