@@ -17,7 +17,7 @@ TINY_HF = dict(
 
 def save_hf_checkpoint(
     directory: Path,
-    head: bool = False,
+    head: bool | str = False,
     vocab_dir: Path | None = None,
     seed: int = 0,
     safe_serialization: bool = True,
@@ -25,7 +25,8 @@ def save_hf_checkpoint(
 ) -> Path:
     """``transformers`` creates a randomly initialised BERT and ``save_pretrained``s it.
 
-    ``head=True`` saves a ``BertForSequenceClassification``; ``vocab_dir`` copies a real
+    ``head=True`` saves a ``BertForSequenceClassification``, a class name (``"BertForPreTraining"``,
+    ``"BertForMaskedLM"``) that class; ``vocab_dir`` copies a real
     ``vocab.txt`` and tokenizer config beside the weights.
     """
     import torch
@@ -33,7 +34,10 @@ def save_hf_checkpoint(
 
     torch.manual_seed(seed)
     hf_config = transformers.BertConfig(**{**TINY_HF, **config})
-    cls = transformers.BertForSequenceClassification if head else transformers.BertModel
+    if isinstance(head, str):
+        cls = getattr(transformers, head)
+    else:
+        cls = transformers.BertForSequenceClassification if head else transformers.BertModel
     model = cls(hf_config).eval()
     if safe_serialization:
         model.save_pretrained(directory)

@@ -6,7 +6,9 @@ a machine without TensorFlow. The processes of both backends run side by side. E
 ``run_parities`` (ours eager and compiled: ``jax.jit`` under JAX, ``torch.compile`` under
 PyTorch) on checkpoints that ``transformers`` made, measures ours in bfloat16, checks that a
 weight changed in a folder written by ``save_bert`` on that backend fails the report, and
-prints ``--json`` through the command line; this process reads their reports and applies the
+prints ``--json`` through the command line; it also runs the pre-training heads' forward
+parity and the gradient report (``tests/test_parity_gradients.py``) of both heads' losses,
+with the decoder untied on purpose once; this process reads their reports and applies the
 same checks as ``tests/test_parity.py``.
 
 The real all-MiniLM-L6-v2 runs on both backends in the slow tests (PyTorch eager only:
@@ -72,7 +74,31 @@ def _worker(backend_name: str, checkpoints: Path, out: Path, minilm: str | None)
         with contextlib.redirect_stdout(printed):
             status = main(["parity", str(checkpoints / "plain"), "--json"] + ["--xla"] * cheap)
         results["cli"] = {"status": status, "summary": json.loads(printed.getvalue())}
+        results.update(_pretraining(checkpoints, cheap))
     (out / f"{backend_name}.json").write_text(json.dumps(results))
+
+
+def _pretraining(checkpoints: Path, cheap: bool) -> dict:
+    """The pre-training heads' forward parity, and the gradients of both heads' losses (the
+    classifier's with its AdamW step), also with the decoder untied on purpose."""
+    from keras import ops
+
+    from attention_lab.models.bert_pretraining import BertLMPredictionHead
+    from attention_lab.parity import run_parity
+    from attention_lab.parity.gradients import run_gradient_parity
+
+    results = {
+        "heads": run_parity(checkpoints / "pretraining", xla=cheap).to_dict(),
+        "gradients": run_gradient_parity(checkpoints / "pretraining").to_dict(),
+        "classifier_gradients": run_gradient_parity(checkpoints / "head").to_dict(),
+    }
+    tied = BertLMPredictionHead.call
+    BertLMPredictionHead.call = lambda self, h, table: tied(self, h, ops.stop_gradient(table))
+    try:
+        results["untied"] = run_gradient_parity(checkpoints / "pretraining").to_dict()
+    finally:
+        BertLMPredictionHead.call = tied
+    return results
 
 
 def _run_backends(checkpoints: Path, out: Path, minilm: Path | None = None) -> dict:
@@ -137,6 +163,7 @@ def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
     write_tiny_checkpoint(root / "plain", seed=11)  # with a vocabulary: real text, a pair
     save_hf_checkpoint(root / "head", head=True, num_labels=2, seed=3)
+    save_hf_checkpoint(root / "pretraining", head="BertForPreTraining", seed=6)
     odd = dict(hidden_size=36, num_attention_heads=3, num_hidden_layers=3, intermediate_size=60)
     save_hf_checkpoint(
         root / "odd", type_vocab_size=3, layer_norm_eps=1e-6, hidden_act="relu", seed=5, **odd
@@ -187,6 +214,26 @@ def test_cli_json_names_the_backend(backend_name, runs):
     assert cli["summary"]["backend"] == backend_name
     assert cli["summary"]["xla"] is (backend_name == "jax")
     assert cli["summary"]["passed"]
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_pretraining_heads_and_gradients_pass_on(backend_name, runs):
+    results = _results(runs, backend_name)
+    heads = results["heads"]
+    assert heads["passed"] and heads["backend"] == backend_name, json.dumps(heads["rows"])
+    assert heads["architecture"] == "BertForPreTraining"
+    names = [row["name"] for row in heads["rows"]]
+    assert names[-2:] == ["prediction_logits", "seq_relationship_logits"]
+    for key in ("gradients", "classifier_gradients"):
+        summary = results[key]
+        assert summary["backend"] == backend_name and summary["gradients"]
+        assert summary["passed"], summary["failure_reason"]
+        assert all(row["passed"] for row in summary["rows"] + summary["adamw_rows"])
+    assert results["classifier_gradients"]["adamw_rows"]  # one AdamW step, on this backend
+    untied = results["untied"]  # the decoder cut from the table: its gradient is wrong
+    assert not untied["passed"]
+    assert untied["first_failure"] == "bert.embeddings.word_embeddings.weight"
+    assert [r["name"] for r in untied["rows"] if not r["passed"]] == [untied["first_failure"]]
 
 
 @pytest.fixture(scope="module")

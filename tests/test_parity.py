@@ -11,7 +11,7 @@ from hf_checkpoints import save_hf_checkpoint
 
 from attention_lab.cli.main import main
 from attention_lab.errors import AttentionLabError
-from attention_lab.parity import read_texts, run_parity
+from attention_lab.parity import read_texts, run_parities, run_parity
 from attention_lab.parity.compare import TensorStats
 from attention_lab.parity.report import ATTENTION_TOLERANCE, CRITERIA, HIDDEN_TOLERANCE
 
@@ -56,8 +56,7 @@ def test_real_all_minilm_l6_v2(minilm_dir, xla):
     assert "|ours-f64|" in table and "as far from float64 as Hugging Face's own" in table
 
 
-@pytest.fixture(scope="module")
-def bert_base_cased_random(bert_base_cased_dir, tmp_path_factory):
+def _bert_base_cased_like(bert_base_cased_dir, directory, head=False):
     """A checkpoint with the exact bert-base-cased configuration, made by transformers."""
     import transformers
 
@@ -65,9 +64,14 @@ def bert_base_cased_random(bert_base_cased_dir, tmp_path_factory):
     keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
             "intermediate_size", "max_position_embeddings", "type_vocab_size")  # fmt: skip
     return save_hf_checkpoint(
-        tmp_path_factory.mktemp("bbc") / "bert-base-cased-random",
-        vocab_dir=bert_base_cased_dir,
-        **{k: hf_config[k] for k in keys},
+        directory, head=head, vocab_dir=bert_base_cased_dir, **{k: hf_config[k] for k in keys}
+    )
+
+
+@pytest.fixture(scope="module")
+def bert_base_cased_random(bert_base_cased_dir, tmp_path_factory):
+    return _bert_base_cased_like(
+        bert_base_cased_dir, tmp_path_factory.mktemp("bbc") / "bert-base-cased-random"
     )
 
 
@@ -75,6 +79,56 @@ def bert_base_cased_random(bert_base_cased_dir, tmp_path_factory):
 @pytest.mark.parametrize("xla", [False, True], ids=["eager", "xla"])
 def test_bert_base_cased_architecture(bert_base_cased_random, xla):
     _assert_passed(run_parity(bert_base_cased_random, xla=xla), layers=12)
+
+
+HEAD_ROWS = {
+    "BertForPreTraining": ["pooler_output", "prediction_logits", "seq_relationship_logits"],
+    "BertForMaskedLM": ["prediction_logits"],  # no pooler, no next-sentence head
+}
+
+
+def _assert_heads_passed(report, architecture, layers):
+    """The pre-training heads' rows, named after transformers' outputs, within the rule."""
+    summary = _assert_passed(report, layers)
+    assert summary["architecture"] == architecture
+    names = [row["name"] for row in summary["rows"]]
+    assert names[names.index("last_hidden_state") + 1 :] == HEAD_ROWS[architecture]
+    for name in (
+        HEAD_ROWS[architecture][1:] if "pooler_output" in names else HEAD_ROWS[architecture]
+    ):
+        assert summary["max_abs_diff"][name] <= HIDDEN_TOLERANCE
+    prediction = next(r for r in report.rows if r.name == "prediction_logits")
+    assert prediction.kind == "sequence" and prediction.max_abs_diff_padded is not None
+    assert f"transformers.{architecture}" in report.format_table()
+
+
+@pytest.mark.parametrize("architecture", list(HEAD_ROWS))
+def test_pretraining_heads(tmp_path, architecture):
+    from tiny_runs import tiny_config, write_vocab
+
+    path = save_hf_checkpoint(
+        tmp_path / "hf",
+        head=architecture,
+        vocab_dir=write_vocab(tmp_path / "vocab"),  # real text of different lengths, a pair
+        vocab_size=tiny_config().vocab_size,
+        seed=9,
+    )
+    modes = (False, True) if architecture == "BertForPreTraining" else (False,)  # XLA too
+    for report in run_parities(path, xla=modes):
+        _assert_heads_passed(report, architecture, layers=2)
+
+
+@pytest.mark.slow
+def test_bert_base_cased_pretraining_heads_forward_and_gradients(bert_base_cased_dir, tmp_path):
+    from attention_lab.parity.gradients import run_gradient_parity
+
+    path = _bert_base_cased_like(bert_base_cased_dir, tmp_path / "bbc", "BertForPreTraining")
+    _assert_heads_passed(run_parity(path), "BertForPreTraining", layers=12)
+    report = run_gradient_parity(path)
+    assert report.passed, report.format_table()
+    # every parameter of transformers' BertForPreTraining, the tied decoder once:
+    # 5 of the embeddings, 16 per block, 2 of the pooler, 5 of the MLM head, 2 of the NSP head
+    assert len(report.rows) == 5 + 12 * 16 + 2 + 5 + 2
 
 
 def test_sequence_classification_head(tmp_path):

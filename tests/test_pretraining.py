@@ -289,3 +289,155 @@ def test_batches_are_masked_anew_each_epoch_and_alike_in_every_process(tmp_path)
     assert not np.array_equal(batches[0][1]["prediction_logits"], labels["prediction_logits"])
     with pytest.raises(AttentionLabError, match="no text"):
         MaskedBatches({k: v[:0] for k, v in features.items()}, tokenizer, batch_size=4)
+
+
+# --- the data streamed: sentence pairs and masks through tf.data ------------------------------
+
+
+def _documents(count: int, seed: int = 0) -> list[list[str]]:
+    """Documents of 4 to 9 sentences of 3 to 8 words from the tiny vocabulary; a third of the
+    words glue two of its words together, which WordPiece splits into ``w ##w``."""
+    from tiny_runs import WORDS
+
+    rng = np.random.default_rng(seed)
+
+    def word():
+        first, second = rng.choice(WORDS, 2)
+        return first + second if rng.random() < 1 / 3 else first
+
+    return [
+        [" ".join(word() for _ in range(rng.integers(3, 9))) for _ in range(rng.integers(4, 10))]
+        for _ in range(count)
+    ]
+
+
+def _tokenizer(tmp_path):
+    from tiny_runs import write_vocab
+
+    from attention_lab.tokenization import BertTokenizer
+
+    return BertTokenizer.from_pretrained(write_vocab(tmp_path / "vocab"))
+
+
+def test_pretraining_batches_streamed_through_tf_data_hold_bert_proportions(tmp_path):
+    """One epoch of pairs from 1,500 documents, read through ``tf.data``. Each proportion is
+    compared with its binomial expectation within 5 standard errors, a bound a correct sampler
+    exceeds about once in 1.7 million runs (a two-sided normal tail): 50% IsNext of about
+    8,300 pairs (±2.7 points), 15% of about 100,000 maskable tokens (±0.6 points), then 80% /
+    10% / 10% of the about 15,000 chosen (±1.6 / ±1.2 / ±1.2 points). A random replacement
+    may draw the original token (1 in ``vocab_size``), which then counts as kept: the
+    expectations are 0.1 − 0.1/V and 0.1 + 0.1/V."""
+    import tensorflow as tf
+
+    from attention_lab.training.pretraining import PreTrainingBatches, stream, tf_dataset
+
+    tokenizer = _tokenizer(tmp_path)
+    batches = PreTrainingBatches(_documents(1_500), tokenizer, batch_size=512, max_length=40)
+    dataset = stream(batches)
+    assert isinstance(dataset, tf.data.Dataset)
+    streamed = list(dataset.as_numpy_iterator())
+    assert batches.epoch == 1  # the pass was one epoch
+    masked = np.concatenate([inputs["input_ids"] for inputs, _ in streamed])
+    mlm = np.concatenate([labels["prediction_logits"] for _, labels in streamed])
+    nsp = np.concatenate([labels["seq_relationship_logits"] for _, labels in streamed])
+    batches.epoch = 0  # the originals: epoch 0's pairs, encoded without masks
+    pairs = batches.pairs()
+    original = tokenizer.encode_batch(
+        [a for a, _, _ in pairs],
+        max_length=40,
+        padding="max_length",
+        text_pairs=[b for _, b, _ in pairs],
+    )["input_ids"]
+    n = len(nsp)
+    assert n == len(original) > 8_000
+    np.testing.assert_array_equal(nsp, [label for _, _, label in pairs])
+    assert abs((nsp == IS_NEXT).mean() - 0.5) < 5 * _sigma(0.5, n)
+    chosen = mlm != IGNORE
+    specials = [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id]
+    maskable = ~np.isin(original, specials)
+    assert not chosen[~maskable].any()  # never [CLS], [SEP] or padding
+    allowed = int(maskable.sum())
+    assert abs(chosen.sum() / allowed - 0.15) < 5 * _sigma(0.15, allowed)
+    np.testing.assert_array_equal(mlm[chosen], original[chosen])
+    k, v = int(chosen.sum()), tokenizer.vocab_size
+    as_mask = (masked[chosen] == tokenizer.mask_token_id).mean()
+    kept = (masked[chosen] == original[chosen]).mean()
+    shares = ((as_mask, 0.8), (kept, 0.1 + 0.1 / v), (1 - as_mask - kept, 0.1 - 0.1 / v))
+    for share, expected in shares:
+        assert abs(share - expected) < 5 * _sigma(expected, k)
+    # Seeded: a new instance streams the same first batch; the next epoch draws anew.
+    fresh = PreTrainingBatches(_documents(1_500), tokenizer, batch_size=512, max_length=40)
+    first = next(tf_dataset(fresh).as_numpy_iterator())
+    np.testing.assert_array_equal(first[0]["input_ids"], masked[:512])
+    batches.epoch = 1
+    second = next(tf_dataset(batches).as_numpy_iterator())
+    assert not np.array_equal(second[1]["seq_relationship_logits"], nsp[:512])
+
+
+def test_whole_word_masking_of_streamed_batches(tmp_path):
+    """Whole words chosen: every piece of a chosen word, and about 15% of the words, within 5
+    binomial standard errors (±0.6 points of about 95,000 words)."""
+    from attention_lab.training.pretraining import PreTrainingBatches, tf_dataset, word_starts
+
+    tokenizer = _tokenizer(tmp_path)
+    batches = PreTrainingBatches(
+        _documents(1_500, seed=1), tokenizer, batch_size=512, max_length=40, whole_words=True
+    )
+    streamed = list(tf_dataset(batches).as_numpy_iterator())
+    mlm = np.concatenate([labels["prediction_logits"] for _, labels in streamed])
+    batches.epoch = 0
+    pairs = batches.pairs()
+    ids = tokenizer.encode_batch(
+        [a for a, _, _ in pairs], max_length=40, padding="max_length",
+        text_pairs=[b for _, b, _ in pairs],
+    )["input_ids"]  # fmt: skip
+    starts = word_starts(ids, tokenizer)
+    assert (~starts).sum() > 10_000  # many words of two pieces
+    chosen = mlm != IGNORE
+    word = np.cumsum(starts, axis=1)  # a word's number within its row
+    first_of_chosen = chosen & starts
+    # a piece is chosen exactly when the first piece of its word is
+    owner = np.take_along_axis(first_of_chosen, np.maximum.accumulate(
+        np.where(starts, np.arange(ids.shape[1]), 0), axis=1), axis=1)  # fmt: skip
+    np.testing.assert_array_equal(chosen, owner)
+    assert word.max() > 0
+    maskable = ~np.isin(ids, [tokenizer.cls_token_id, tokenizer.sep_token_id, 0])
+    words = int((starts & maskable).sum())
+    share = first_of_chosen.sum() / words
+    assert abs(share - 0.15) < 5 * _sigma(0.15, words)
+
+
+def test_bad_pretraining_data_is_refused(tmp_path):
+    from attention_lab.training.pretraining import MaskedBatches, PreTrainingBatches
+
+    tokenizer = _tokenizer(tmp_path)
+    with pytest.raises(AttentionLabError, match="no text to pre-train on"):
+        PreTrainingBatches([["  "], [], ["one sentence only"]], tokenizer, batch_size=4)
+    with pytest.raises(AttentionLabError, match=r"must lie in \(0, 1\)"):
+        PreTrainingBatches(_documents(3), tokenizer, batch_size=4, rate=1.5)
+    ids, special = _batch(rows=4, length=8)
+    features = {"input_ids": ids % 40, "special_tokens_mask": special}
+    with pytest.raises(AttentionLabError, match=r"must lie in \(0, 1\)"):
+        MaskedBatches(features, tokenizer, batch_size=2, rate=0.0)
+
+
+@pytest.mark.slow
+def test_fit_reads_the_tf_data_stream(tmp_path):
+    from tiny_runs import tiny_config
+
+    from attention_lab.training.pretraining import PreTrainingBatches, stream
+
+    tokenizer = _tokenizer(tmp_path)
+    batches = PreTrainingBatches(_documents(40), tokenizer, batch_size=16, max_length=24)
+    model = BertForPreTraining(tiny_config())
+    model.build()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss={
+            "prediction_logits": masked_lm_loss,
+            "seq_relationship_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        },
+    )
+    history = model.fit(stream(batches), epochs=2, verbose=0)
+    assert batches.epoch == 2 and len(history.history["loss"]) == 2
+    assert np.isfinite(history.history["loss"]).all()

@@ -1,5 +1,6 @@
-"""``attention-lab parity MODEL [--texts FILE] [--xla] [--precision P] [--json]``: our BERT vs
-Hugging Face, layer by layer, both measured against Hugging Face in float64."""
+"""``attention-lab parity MODEL [--texts FILE] [--xla] [--precision P] [--gradients] [--json]``:
+our BERT vs Hugging Face, layer by layer (or weight by weight, ``--gradients``), both measured
+against Hugging Face in float64."""
 
 from __future__ import annotations
 
@@ -51,13 +52,46 @@ def register(subparsers) -> None:
         "fused (attention_lab/models/bert_fused.py, the one a TensorFlow graph runs); the "
         "weights are the same (default eager)",
     )
+    parser.add_argument(
+        "--gradients",
+        action="store_true",
+        help="compare every weight's gradient after one backward pass of the head's loss "
+        "(a classifier's cross-entropy, plus one AdamW step; the masked-LM and next-sentence "
+        "losses of a pre-training checkpoint), float32, eager; the other options do not apply",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
+
+
+def run_gradients(args) -> int:
+    from attention_lab.errors import AttentionLabError
+    from attention_lab.parity.gradients import run_gradient_parity
+
+    changed = [
+        option
+        for option, value, default in (
+            ("--texts", args.texts, None),
+            ("--max-length", args.max_length, None),
+            ("--precision", args.precision, "float32"),
+            ("--xla", args.xla, False),
+            ("--implementation", args.implementation, "eager"),
+        )
+        if value != default
+    ]
+    if changed:
+        raise AttentionLabError(
+            f"--gradients runs float32, eager, on the default batch; drop {', '.join(changed)}"
+        )
+    report = run_gradient_parity(args.model, ours=args.ours)
+    print(report.to_json() if args.json else report.format_table())
+    return 0 if report.passed else 1
 
 
 def run(args) -> int:
     from attention_lab.parity import read_texts, run_parity
 
+    if args.gradients:
+        return run_gradients(args)
     report = run_parity(
         args.model,
         ours=args.ours,

@@ -12,7 +12,10 @@ padded positions before comparing. Here:
 * attention probabilities ``(batch, heads, len, len)`` are compared on real query rows (over
   every key); padded query rows are kept apart; and the weight that any query gives a
   padded key is tracked separately, because it must be zero;
-* pooled outputs and logits ``(batch, n)`` have one row per sequence, all real.
+* pooled outputs and logits ``(batch, n)`` have one row per sequence, all real; so does
+  the next-sentence head's ``seq_relationship_logits``, while the masked-LM head's
+  ``prediction_logits`` ``(batch, len, vocab)`` is a sequence, compared at real tokens;
+* a weight's gradient (:mod:`attention_lab.parity.gradients`) is compared whole.
 
 :class:`TensorStats` accumulates these maxima over any number of batches.
 """
@@ -25,7 +28,13 @@ import numpy as np
 
 
 def named_outputs(hidden_states, attentions, last, pooled, logits) -> dict:
-    """The tensors of one forward pass under their report names, in the order computed."""
+    """The tensors of one forward pass under their report names, in the order computed.
+
+    ``logits`` is a classifier's ``(batch, num_labels)`` array, named ``logits``, or a
+    pre-training model's dict of head outputs under Hugging Face's names:
+    ``prediction_logits`` ``(batch, len, vocab_size)`` and ``seq_relationship_logits``
+    ``(batch, 2)`` (chapter section 3, pre-training).
+    """
     names = {"embeddings": hidden_states[0]}
     for i, probs in enumerate(attentions):
         names[f"attentions[{i}]"] = probs  # (batch, heads, len, len)
@@ -33,9 +42,15 @@ def named_outputs(hidden_states, attentions, last, pooled, logits) -> dict:
     names["last_hidden_state"] = last  # (batch, len, H)
     if pooled is not None:
         names["pooler_output"] = pooled  # (batch, H)
-    if logits is not None:
+    if isinstance(logits, dict):
+        names.update(logits)  # the pre-training heads' outputs
+    elif logits is not None:
         names["logits"] = logits  # (batch, num_labels)
     return names
+
+
+# The tensors with one row per sequence (every element compared).
+POOLED = ("pooler_output", "logits", "seq_relationship_logits")
 
 
 def _max(values: np.ndarray) -> float | None:
@@ -65,7 +80,7 @@ class TensorStats:
         """``"attention"``, ``"sequence"`` (one vector per position) or ``"pooled"``."""
         if self.name.startswith("attentions["):
             return "attention"
-        if self.name in ("pooler_output", "logits"):
+        if self.name in POOLED:
             return "pooled"
         return "sequence"
 
@@ -74,9 +89,10 @@ class TensorStats:
         return self.sum_abs_diff / max(self.count, 1)
 
     def update(self, ours, reference, float64, attention_mask: np.ndarray) -> None:
-        """Add one batch: three arrays of the same shape and its ``(batch, len)`` mask."""
+        """Add one batch: three arrays of the same shape and its ``(batch, len)`` mask (None
+        for a tensor compared whole)."""
         ours, reference = np.asarray(ours, np.float64), np.asarray(reference, np.float64)
-        real = attention_mask.astype(bool)
+        real = None if attention_mask is None else attention_mask.astype(bool)
         if self.kind == "attention":
             rows = np.broadcast_to(real[:, None, :, None], ours.shape)  # real query rows
             padded_keys = np.broadcast_to(~real[:, None, None, :], ours.shape)

@@ -15,7 +15,15 @@ import numpy as np
 from attention_lab.backend import compile_function
 from attention_lab.convert import load_bert
 from attention_lab.models.bert import BertForSequenceClassification, BertModel, check_inputs
+from attention_lab.models.bert_pretraining import BertForMaskedLM, BertForPreTraining
 from attention_lab.parity.compare import named_outputs
+
+# Our models that Hugging Face has, by the name of its class: their outputs are compared too.
+ARCHITECTURES = {
+    BertForSequenceClassification: "BertForSequenceClassification",
+    BertForPreTraining: "BertForPreTraining",
+    BertForMaskedLM: "BertForMaskedLM",
+}
 
 
 def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.Model:
@@ -25,11 +33,18 @@ def load_ours(model_dir, ours: str | os.PathLike | keras.Model | None) -> keras.
     return load_bert(model_dir if ours is None else ours).model
 
 
+def architecture(model: keras.Model) -> str:
+    """The Hugging Face class that ``model`` is compared with: its own, when Hugging Face has
+    its head (the pre-built classifier, ``BertForPreTraining``, ``BertForMaskedLM``: the
+    converter builds what the checkpoint holds, so the head is the checkpoint's), else
+    ``BertModel``: the chapter's custom head has no Hugging Face class, so of a custom
+    classifier only the encoder is compared."""
+    return ARCHITECTURES.get(type(model), "BertModel")
+
+
 def has_head(model: keras.Model) -> bool:
-    """Whether Hugging Face has ``model``'s head, so that its logits are compared too: the
-    pre-built head is ``BertForSequenceClassification``; the chapter's custom head has no Hugging
-    Face class, so of a custom classifier only the encoder is compared."""
-    return isinstance(model, BertForSequenceClassification)
+    """Whether Hugging Face has ``model``'s head, so that its outputs are compared too."""
+    return architecture(model) != "BertModel"
 
 
 def in_policy(model: keras.Model, policy: str, implementation: str = "eager") -> keras.Model:
@@ -48,6 +63,12 @@ def _numpy(x) -> np.ndarray:
     return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))  # bfloat16 exactly
 
 
+def _head_outputs(logits):
+    if isinstance(logits, dict):  # prediction_logits, seq_relationship_logits
+        return {name: _numpy(value) for name, value in logits.items()}
+    return _numpy(logits)
+
+
 def forward(model: keras.Model, xla: bool, graph: bool = False):
     """A function from a numpy batch to our named tensors, as float32 numpy arrays.
 
@@ -60,7 +81,7 @@ def forward(model: keras.Model, xla: bool, graph: bool = False):
     def run(inputs):
         outputs = bert(inputs, output_hidden_states=True, output_attentions=True)
         if with_head:
-            outputs["logits"] = model(inputs)
+            outputs["logits"] = model(inputs)  # (batch, labels), or the pre-training heads' dict
         return outputs
 
     run = compile_function(run, jit_compile=xla) if xla or graph else run
@@ -73,7 +94,7 @@ def forward(model: keras.Model, xla: bool, graph: bool = False):
             [_numpy(a) for a in out["attentions"]],
             _numpy(out["sequence_output"]),
             _numpy(out["pooled_output"]) if "pooled_output" in out else None,
-            _numpy(out["logits"]) if with_head else None,
+            _head_outputs(out["logits"]) if with_head else None,
         )
 
     return call

@@ -3,10 +3,13 @@
 Both models see the same batches (:mod:`attention_lab.parity.inputs`): by default real
 sentences of different lengths, padded to the longest, and a sentence pair. Every
 intermediate tensor is compared: the embeddings, each block's attention probabilities and
-hidden state, the last hidden state, the pooled output, and the classifier logits when the
-checkpoint has a head. Each is measured three ways at real tokens (attention: real query
-rows), against the reference run in float64 as ground truth
-(:mod:`attention_lab.parity.reference`):
+hidden state, the last hidden state, the pooled output, and the head's outputs when the
+checkpoint has a head that Hugging Face has: a classifier's ``logits``, or the pre-training
+heads' ``prediction_logits`` (masked LM, at real tokens) and ``seq_relationship_logits``
+(next-sentence prediction), against ``BertForPreTraining`` / ``BertForMaskedLM`` (chapter
+section 3). Each is measured three ways at real tokens (attention: real query rows), against
+the reference run in float64 as ground truth (:mod:`attention_lab.parity.reference`; the
+gradients, weight by weight: :mod:`attention_lab.parity.gradients`):
 
     |ours − ref|     ours against Hugging Face in the same precision
     |ours − f64|     ours against the float64 ground truth
@@ -68,7 +71,7 @@ from attention_lab.parity.inputs import (
     encode_texts,
     parity_batch,
 )
-from attention_lab.parity.ours import forward, has_head, in_policy, load_ours
+from attention_lab.parity.ours import architecture, forward, in_policy, load_ours
 from attention_lab.parity.reference import Reference
 from attention_lab.runtime import POLICIES
 
@@ -147,6 +150,13 @@ CRITERIA = {
 REFERENCE_NAMES = {"float32": "float32", "bfloat16": "bfloat16 autocast"}
 
 
+def verdict(report, every: str, first: str) -> str:
+    """A report's last line: PASSED, or the ``first`` row (a tensor, a weight) that failed."""
+    if report.passed:
+        return f"PASSED: every {every} within tolerance"
+    return f"FAILED: first {first} over tolerance: {report.first_failure} ({report.failure_reason})"
+
+
 @dataclass
 class ParityReport:
     model: str
@@ -159,6 +169,7 @@ class ParityReport:
     truncated: int = 0
     max_length: int | None = None
     implementation: str = "eager"  # ours' encoder block (attention_lab.models.bert.ENCODER_BLOCKS)
+    architecture: str = "BertModel"  # the transformers class of the reference
 
     @property
     def passed(self) -> bool:
@@ -183,8 +194,9 @@ class ParityReport:
             "attentions": None if None in attentions else max(attentions),
             "hidden_states": [value(r) for r in self.rows if r.name.startswith("hidden_states[")],
         }
-        if "logits" in rows:
-            summary["logits"] = value(rows["logits"])
+        for head in ("logits", "prediction_logits", "seq_relationship_logits"):
+            if head in rows:
+                summary[head] = value(rows[head])
         return summary
 
     def to_dict(self) -> dict:
@@ -194,6 +206,7 @@ class ParityReport:
             "xla": self.xla,
             "implementation": self.implementation,
             "precision": self.criteria.precision,
+            "architecture": self.architecture,
             "backend": keras.backend.backend(),
             "batch_shape": list(self.batch_shape),
             "real_tokens": self.real_tokens,
@@ -252,7 +265,7 @@ class ParityReport:
         mode = "XLA (jit_compile=True)" if self.xla else "eager"
         sequences, longest = self.batch_shape
         lines = [
-            f"Parity: attention_lab vs transformers.BertModel, {self.model}",
+            f"Parity: attention_lab vs transformers.{self.architecture}, {self.model}",
             f"{sequences} sequences of up to {longest} tokens ({self.real_tokens} real tokens, "
             f"{self.padded_tokens} padded), ours run {mode}, {POLICIES[precision]}, "
             f"{self.implementation} encoder block",
@@ -266,14 +279,14 @@ class ParityReport:
             )
         lines += [
             "",
-            f"{'':<20}{'-' * 31} at real tokens {'-' * 31}",
-            f"{'tensor':<20}{'|ours-ref|':>11}{'relative':>10}{'|ours-f64|':>11}"
+            f"{'':<24}{'-' * 31} at real tokens {'-' * 31}",
+            f"{'tensor':<24}{'|ours-ref|':>11}{'relative':>10}{'|ours-f64|':>11}"
             f"{'|ref-f64|':>11}{'tolerance':>11}{'f64 limit':>11}{'padded':>11}  ok",
         ]
         for r in self.rows:
             padded = "-" if r.max_abs_diff_padded is None else f"{r.max_abs_diff_padded:.2e}"
             lines.append(
-                f"{r.name:<20}{r.max_abs_diff:>11.2e}{self._relative(r):>10.1e}"
+                f"{r.name:<24}{r.max_abs_diff:>11.2e}{self._relative(r):>10.1e}"
                 f"{r.ours_vs_float64:>11.2e}{r.reference_vs_float64:>11.2e}"
                 f"{self.criteria.tolerance(r):>11.1e}{self.criteria.float64_limit(r):>11.1e}"
                 f"{padded:>11}  {'yes' if self.criteria.failure(r) is None else 'NO'}"
@@ -291,12 +304,7 @@ class ParityReport:
             f"{reference} {theirs:.2e}: ours is {ours / theirs:.2f}x as far from float64 as "
             f"Hugging Face's own {reference}"
         )
-        if self.passed:
-            lines.append("PASSED: every tensor within tolerance")
-        else:
-            lines.append(
-                f"FAILED: first tensor over tolerance: {self.first_failure} ({self.failure_reason})"
-            )
+        lines.append(verdict(self, "tensor", "tensor"))
         return "\n".join(lines)
 
 
@@ -347,7 +355,7 @@ def run_parities(
     model_dir = resolve_model_dir(model)
     keras_model = load_ours(model_dir, ours)
     batches = _batches(model_dir, keras_model.config, texts, max_length, batch_size)
-    reference = Reference(model_dir, with_head=has_head(keras_model))
+    reference = Reference(model_dir, architecture=architecture(keras_model))
     ours_in_precision = in_policy(keras_model, POLICIES[precision], implementation)
     forwards = [forward(ours_in_precision, mode) for mode in xla]
 
@@ -368,6 +376,7 @@ def run_parities(
             truncated=batches.truncated,
             max_length=batches.max_length,
             implementation=implementation,
+            architecture=reference.architecture,
         )
         for mode, rows in zip(xla, stats, strict=True)
     ]

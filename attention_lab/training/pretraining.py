@@ -12,7 +12,11 @@ A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.ber
   the sentence that follows it (``IsNext``, label 0) with probability 0.5, else a sentence of
   another document (``NotNext``, label 1).
 - :class:`MaskedBatches`: batches for ``model.fit``, masked anew each epoch (a seeded draw per
-  epoch and batch, so a run resumed at an epoch sees that epoch's masks).
+  epoch and batch, so a run resumed at an epoch sees that epoch's masks);
+  :class:`PreTrainingBatches`: the same for both objectives, sentence pairs drawn anew each
+  epoch from documents. Both are ``keras.utils.PyDataset`` (what ``fit`` reads on every
+  backend); :func:`tf_dataset` streams either through ``tf.data`` on TensorFlow, and
+  :func:`stream` picks the one of the active backend. ``whole_words=True`` masks whole words.
 - :func:`masked_lm_loss`: cross-entropy at the chosen positions only.
 - :func:`fill_mask`: what the masked-LM head predicts at each ``[MASK]`` of a text, as Hugging
   Face's ``pipeline("fill-mask")``.
@@ -33,6 +37,25 @@ MASK, RANDOM = 0.8, 0.1  # of the chosen tokens: [MASK], a random token; the res
 IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's next_sentence_label
 
 
+def check_rate(rate: float) -> None:
+    """Refuse a masking rate outside (0, 1) (BERT's is 0.15)."""
+    if not 0.0 < rate < 1.0:
+        raise AttentionLabError(f"masking rate {rate} must lie in (0, 1), e.g. 0.15")
+
+
+def special_tokens_mask(input_ids: np.ndarray, tokenizer) -> np.ndarray:
+    """1 at ``[CLS]``, ``[SEP]`` and ``[PAD]`` of ``input_ids`` ``(batch, len)``, else 0."""
+    special = [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id]
+    return np.isin(input_ids, special).astype(np.int32)
+
+
+def word_starts(input_ids: np.ndarray, tokenizer) -> np.ndarray:
+    """True at the first piece of each word: every token but WordPiece's ``##`` continuations
+    (as Hugging Face's ``DataCollatorForWholeWordMask`` tells them apart)."""
+    continuation = np.array([token.startswith("##") for token in tokenizer.ids_to_tokens])
+    return ~continuation[np.asarray(input_ids)]
+
+
 def mask_tokens(
     input_ids: np.ndarray,
     special_tokens_mask: np.ndarray,
@@ -49,8 +72,7 @@ def mask_tokens(
     are then chosen together. Random replacements are drawn from the whole vocabulary, as
     BERT's were (special tokens included).
     """
-    if not 0.0 < rate < 1.0:
-        raise AttentionLabError(f"masking rate {rate} must lie in (0, 1), e.g. 0.15")
+    check_rate(rate)
     ids = np.asarray(input_ids)
     allowed = np.asarray(special_tokens_mask) == 0  # (batch, len)
     draw = rng.random(ids.shape) < rate
@@ -108,14 +130,26 @@ class MaskedBatches(keras.utils.PyDataset):
     ``features`` are the encoded texts (``input_ids``, ``attention_mask``,
     ``token_type_ids``, ``special_tokens_mask``, each ``(n, len)``). Batch ``i`` of epoch ``e``
     is masked with the generator seeded by ``(seed, e, i)``: the same in every process, so a run
-    resumed at epoch ``e`` (set :attr:`epoch`) masks as the uninterrupted run did.
+    resumed at epoch ``e`` (set :attr:`epoch`) masks as the uninterrupted run did. ``rate``
+    and ``whole_words`` are :func:`mask_tokens`'s (whole words: :func:`word_starts`).
     """
 
-    def __init__(self, features: dict, tokenizer, batch_size: int, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        features: dict,
+        tokenizer,
+        batch_size: int,
+        seed: int = 0,
+        rate: float = 0.15,
+        whole_words: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        check_rate(rate)
         if not len(features["input_ids"]):
             raise AttentionLabError("the corpus has no text to pre-train on; pass documents")
         self.features, self.batch_size, self.seed, self.epoch = features, batch_size, seed, 0
+        self.tokenizer, self.rate, self.whole_words = tokenizer, rate, whole_words
         self.vocab_size, self.mask_token_id = tokenizer.vocab_size, tokenizer.mask_token_id
 
     @property
@@ -126,17 +160,133 @@ class MaskedBatches(keras.utils.PyDataset):
         rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
         batch = {k: np.asarray(v[rows]) for k, v in self.features.items()}
         rng = np.random.default_rng((self.seed, self.epoch, index))
+        starts = word_starts(batch["input_ids"], self.tokenizer) if self.whole_words else None
         ids, labels = mask_tokens(
             batch["input_ids"],
             batch.pop("special_tokens_mask"),
             self.vocab_size,
             self.mask_token_id,
             rng,
+            self.rate,
+            starts,
         )
         return {**batch, "input_ids": ids}, {"prediction_logits": labels}
 
     def on_epoch_end(self):
         self.epoch += 1
+
+
+class PreTrainingBatches(keras.utils.PyDataset):
+    """Batches of ``(inputs, labels)`` for a :class:`BertForPreTraining`: both objectives.
+
+    Each epoch ``e`` draws its sentence pairs from ``documents`` (lists of sentences) with the
+    generator seeded by ``(seed, e)`` (:func:`next_sentence_pairs`: half ``IsNext``), encodes
+    them as ``[CLS] A [SEP] B [SEP]`` padded and truncated to ``max_length``, and masks batch
+    ``i`` with ``(seed, e, i, 1)`` (:func:`mask_tokens`; ``whole_words`` chooses whole words).
+    The labels are ``prediction_logits`` (original ids at the chosen positions, else
+    ``IGNORE``) and ``seq_relationship_logits`` (``IS_NEXT`` / ``NOT_NEXT``), the names of the
+    model's outputs.
+    """
+
+    def __init__(
+        self,
+        documents: Sequence[Sequence[str]],
+        tokenizer,
+        batch_size: int,
+        max_length: int = 128,
+        seed: int = 0,
+        rate: float = 0.15,
+        whole_words: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_rate(rate)
+        self.documents = [
+            [s for s in document if isinstance(s, str) and s.strip()] for document in documents
+        ]
+        if sum(len(d) > 1 for d in self.documents) == 0:
+            raise AttentionLabError(
+                "the corpus has no text to pre-train on: next-sentence pairs need documents of "
+                "at least two sentences"
+            )
+        self.tokenizer, self.batch_size, self.max_length = tokenizer, batch_size, max_length
+        self.seed, self.rate, self.whole_words, self.epoch = seed, rate, whole_words, 0
+        self._pairs: tuple[int, list] | None = None  # (epoch, its pairs)
+
+    def pairs(self) -> list[tuple[str, str, int]]:
+        """This epoch's ``(A, B, label)`` pairs."""
+        if self._pairs is None or self._pairs[0] != self.epoch:
+            rng = np.random.default_rng((self.seed, self.epoch))
+            self._pairs = (self.epoch, next_sentence_pairs(self.documents, rng))
+        return self._pairs[1]
+
+    @property
+    def num_batches(self) -> int:
+        return -(-len(self.pairs()) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        chunk = self.pairs()[index * self.batch_size : (index + 1) * self.batch_size]
+        tokenizer = self.tokenizer
+        inputs = tokenizer.encode_batch(
+            [a for a, _, _ in chunk],
+            max_length=self.max_length,
+            padding="max_length",
+            text_pairs=[b for _, b, _ in chunk],
+        )  # (batch, max_length) each
+        rng = np.random.default_rng((self.seed, self.epoch, index, 1))
+        starts = word_starts(inputs["input_ids"], tokenizer) if self.whole_words else None
+        ids, labels = mask_tokens(
+            inputs["input_ids"],
+            special_tokens_mask(inputs["input_ids"], tokenizer),
+            tokenizer.vocab_size,
+            tokenizer.mask_token_id,
+            rng,
+            self.rate,
+            starts,
+        )
+        next_sentence = np.array([label for _, _, label in chunk], np.int32)  # (batch,)
+        return {**inputs, "input_ids": ids}, {
+            "prediction_logits": labels,
+            "seq_relationship_logits": next_sentence,
+        }
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+def tf_dataset(batches: keras.utils.PyDataset):
+    """``batches`` (:class:`MaskedBatches`, :class:`PreTrainingBatches`) streamed through a
+    ``tf.data.Dataset`` (``from_generator``, prefetched): each pass over it is one epoch, and
+    the next pass is masked (and paired) anew, as ``fit`` does with the PyDataset itself. A
+    pass cut short does not count as an epoch."""
+    import tensorflow as tf
+
+    def spec(array):
+        array = np.asarray(array)
+        return tf.TensorSpec((None, *array.shape[1:]), tf.as_dtype(array.dtype))
+
+    inputs, labels = batches[0]
+    signature = (
+        {k: spec(v) for k, v in inputs.items()},
+        {k: spec(v) for k, v in labels.items()},
+    )
+
+    def generate():
+        for index in range(batches.num_batches):
+            yield batches[index]
+        batches.on_epoch_end()
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches.num_batches))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def stream(batches: keras.utils.PyDataset):
+    """What ``fit`` reads on the active backend: :func:`tf_dataset` on TensorFlow, the
+    ``PyDataset`` itself on JAX and PyTorch."""
+    from attention_lab import backend
+
+    return tf_dataset(batches) if backend.name() == "tensorflow" else batches
 
 
 def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[dict]]:
