@@ -191,23 +191,62 @@ def test_an_empty_corpus_and_a_fixed_architecture_are_refused(tmp_path):
     assert_refused(refused, "--model keeps the checkpoint's architecture", "--layers")
 
 
-def test_next_sentence_prediction_trains_both_heads_on_sentence_pairs(tmp_path):
-    (tmp_path / "sentences.txt").write_text(
-        "\n".join(f"the movie was {WORDS[8 + i % 6]}. the plot is fun! the actor was bad."
-                  for i in range(60)) + "\n"
-    )  # fmt: skip
-    vocab = write_vocab(tmp_path / "vocab")
-    record = pretrain(
-        tmp_path / "run",
-        data=tmp_path / "sentences.txt",
-        vocab=vocab,
-        config=fresh_config(len((vocab / "vocab.txt").read_text().split()), **ARCHITECTURE),
-        settings=PretrainSettings(steps=4, eval_every=4, max_len=16, holdout=10, nsp=True),
-        training=TrainingConfig(batch_size=8, learning_rate=3e-3),
-        precision="float32",
-        xla="off",
-        progress=False,
+def test_next_sentence_prediction_adds_its_loss_on_sentence_pairs(tmp_path):
+    from attention_lab.models.bert_pretraining import BertForPreTraining
+    from attention_lab.tokenization import BertTokenizer
+    from attention_lab.training.pretrain import PreTrainer, mask_batch, sentence_pairs
+    from attention_lab.training.pretraining import IS_NEXT, NOT_NEXT, masked_lm_loss
+
+    tokenizer = BertTokenizer.from_pretrained(write_vocab(tmp_path))
+    texts = [f"the movie was {w}. the plot is fun! the actor was bad." for w in WORDS[8:14]]
+    pairs = sentence_pairs(tokenizer, texts, 16, seed=0)
+    assert len(pairs) == 6 * 2  # two pairs per three-sentence text
+    assert set(pairs.labels) <= {IS_NEXT, NOT_NEXT}
+    assert (pairs.features["token_type_ids"].max(axis=1) == 1).all()  # [CLS] A [SEP] B [SEP]
+    x, y = mask_batch(tokenizer, pairs.features, pairs.labels, np.random.default_rng(0), 0.15,
+                      nsp=True)  # fmt: skip
+    model = BertForPreTraining(tiny_config())
+    model.build()
+    trainer = PreTrainer(model, nsp=True)
+    out = trainer(x)
+    logits = np.asarray(out["seq_relationship_logits"], np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nsp = -log_p[np.arange(len(logits)), y["nsp"]].mean()
+    expected = float(masked_lm_loss(y["mlm"], out["prediction_logits"])) + nsp
+    assert float(trainer.compute_loss(x, y, out)) == pytest.approx(expected, rel=1e-5)
+    names = {m.name for m in trainer.metrics}
+    assert {"accuracy", "nsp_accuracy"} <= names
+
+
+def test_the_mlm_head_runs_at_the_masked_positions_only(tmp_path):
+    from attention_lab.models.bert_pretraining import BertForPreTraining
+    from attention_lab.tokenization import BertTokenizer
+    from attention_lab.training.pretrain import PreTrainer, mask_batch, max_predictions
+    from attention_lab.training.pretraining import IGNORE
+
+    assert max_predictions(128, 0.15) == 36 and max_predictions(4, 0.5) == 4
+    tokenizer = BertTokenizer.from_pretrained(write_vocab(tmp_path))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 30, (6, 16)).astype(np.int32)
+    ids[:, 0], ids[:, -1], ids[0, 10:] = 2, 3, 0  # [CLS] … [SEP], padding in row 0
+    features = {"input_ids": ids, "attention_mask": (ids != 0) * 1, "token_type_ids": 0 * ids}
+    args = (tokenizer, features, None, np.random.default_rng(1), 0.5, False)
+    inputs, labels = mask_batch(*args, slots=5)  # half the tokens chosen: some rows overflow
+    positions, mlm = inputs["masked_positions"], labels["mlm"]
+    assert positions.shape == mlm.shape == (6, 5)
+    changed = inputs["input_ids"] != ids
+    for row in range(6):
+        kept = positions[row][mlm[row] != IGNORE]
+        np.testing.assert_array_equal(mlm[row][mlm[row] != IGNORE], ids[row, kept])
+        assert set(np.flatnonzero(changed[row])) <= set(kept)  # the rest restored
+        assert (positions[row][mlm[row] == IGNORE] == 0).all()
+    assert (mlm != IGNORE).sum(axis=1).max() == 5  # an overflowing row keeps 5
+    model = BertForPreTraining(tiny_config())
+    model.build()
+    inputs, labels = mask_batch(*args)
+    ours = PreTrainer(model)(inputs)["prediction_logits"]
+    full = model({k: v for k, v in inputs.items() if k != "masked_positions"})
+    expected = np.take_along_axis(
+        np.asarray(full["prediction_logits"]), inputs["masked_positions"][..., None], axis=1
     )
-    assert record["corpus"]["sequences"] == 50 * 2  # two pairs per three-sentence text
-    assert record["choices"]["untrained"] == [] and "NSP" in record["choices"]["objective"]
-    assert 0 <= record["result"]["history"][0]["val_nsp_accuracy"] <= 1
+    np.testing.assert_allclose(np.asarray(ours), expected, atol=1e-5)

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 import time
@@ -177,8 +178,13 @@ class PreTrainer(keras.Model):
     """``fit``'s view of a :class:`BertForPreTraining`: the masked-LM loss (plus the NSP
     cross-entropy with ``nsp``) and the masked-LM accuracy, logged as ``loss`` and
     ``accuracy`` (and ``nsp_accuracy``), the names
-    :class:`~attention_lab.training.callbacks.TrainingCheckpoint` keeps. Labels are
-    ``{"mlm": (batch, len), "nsp": (batch,)}``."""
+    :class:`~attention_lab.training.callbacks.TrainingCheckpoint` keeps.
+
+    As BERT's own pre-training code (``gather_indexes``), the MLM head runs only at the
+    ``masked_positions`` of each sequence (an input, ``(batch, P)``), not at all ``len``: its
+    decoder, ``H × vocab_size`` per position, costs more than the encoder's blocks in a small
+    BERT. Labels are ``{"mlm": (batch, P), "nsp": (batch,)}`` (:func:`mask_batch`).
+    """
 
     def __init__(self, model, nsp: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -193,7 +199,15 @@ class PreTrainer(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
-        return self.bert_model(inputs, training=training)
+        ops, model = keras.ops, self.bert_model
+        outputs = model.bert({k: inputs[k] for k in FEATURES}, training=training)
+        positions = ops.expand_dims(ops.cast(inputs["masked_positions"], "int32"), -1)
+        chosen = ops.take_along_axis(outputs["sequence_output"], positions, axis=1)  # (b, P, H)
+        table = model.bert.embeddings.word_embeddings.embeddings  # the tied decoder
+        logits = {"prediction_logits": model.predictions(chosen, table)}  # (b, P, vocab)
+        if self.nsp:
+            logits["seq_relationship_logits"] = model.seq_relationship(outputs["pooled_output"])
+        return logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = masked_lm_loss(y["mlm"], y_pred["prediction_logits"])
@@ -397,18 +411,43 @@ def special_tokens(tokenizer, ids: np.ndarray) -> np.ndarray:
     return np.isin(ids, specials).astype(np.int32)
 
 
-def mask_batch(tokenizer, features, labels, rng, mask_rate, nsp):
-    """``(inputs, {"mlm": …[, "nsp": …]})`` of a batch of windows or pairs."""
+def max_predictions(max_len: int, mask_rate: float) -> int:
+    """Prediction slots per sequence: the mean count of chosen tokens plus 4 standard
+    deviations (binomial), at most ``max_len``; 36 for 128 tokens at 15%."""
+    mean = mask_rate * max_len
+    return min(max_len, math.ceil(mean + 4 * math.sqrt(mean * (1 - mask_rate))))
+
+
+def mask_batch(tokenizer, features, labels, rng, mask_rate, nsp, slots: int | None = None):
+    """``(inputs, {"mlm": …[, "nsp": …]})`` of a batch of windows or pairs.
+
+    The inputs carry ``masked_positions`` ``(batch, P)``, ``slots`` (default:
+    :func:`max_predictions`): the
+    chosen positions in order, then position 0 with label ``IGNORE``. A row with more chosen
+    tokens than ``P`` (beyond 4 standard deviations: about 1 row in 30,000) keeps its first
+    ``P``; the others are restored to their tokens and not predicted.
+    """
+    original = np.asarray(features["input_ids"])
     ids, mlm = mask_tokens(
-        features["input_ids"],
-        special_tokens(tokenizer, features["input_ids"]),
+        original,
+        special_tokens(tokenizer, original),
         tokenizer.vocab_size,
         tokenizer.mask_token_id,
         rng,
         mask_rate,
     )
-    targets = {"mlm": mlm, **({"nsp": np.asarray(labels, np.int32)} if nsp else {})}
-    return {**features, "input_ids": ids.astype(np.int32)}, targets
+    slots = slots or max_predictions(original.shape[1], mask_rate)
+    chosen = mlm != IGNORE
+    over = chosen & (np.cumsum(chosen, axis=1) > slots)
+    ids, mlm = np.where(over, original, ids), np.where(over, IGNORE, mlm)
+    positions = np.argsort(~(chosen & ~over), axis=1, kind="stable")[:, :slots]
+    mlm = np.take_along_axis(mlm, positions, axis=1)
+    positions = np.where(mlm == IGNORE, 0, positions).astype(np.int32)
+    targets = {"mlm": mlm.astype(np.int32)}
+    if nsp:
+        targets["nsp"] = np.asarray(labels, np.int32)
+    inputs = {**features, "input_ids": ids.astype(np.int32), "masked_positions": positions}
+    return inputs, targets
 
 
 # --- the run -------------------------------------------------------------------------------------
