@@ -139,6 +139,18 @@ def test_bad_labels_and_empty_data_are_refused(tmp_path):
         fit_classifier(model, toy_sentiment(5), None, tmp_path, TrainingConfig(**FAST))
 
 
+def test_the_training_step_is_traced_once(tmp_path, monkeypatch):
+    """AdamW's moments exist before the first step, so TensorFlow traces it once, not twice
+    (a step that creates variables is traced again without them)."""
+    model = build_classifier("prebuilt", tiny_config())
+    traces = []
+    step = model.train_step
+    monkeypatch.setattr(model, "train_step", lambda data: traces.append(1) or step(data))
+    config = TrainingConfig(**{**FAST, "epochs": 1})
+    fit_classifier(model, toy_sentiment(16), None, tmp_path, config, progress=False)
+    assert len(traces) == 1
+
+
 def test_sequences_beyond_the_models_positions_are_refused_before_training(tmp_path):
     model = build_classifier("prebuilt", tiny_config(max_position_embeddings=8))
     with pytest.raises(AttentionLabError, match="12 positions.*max_position_embeddings=8"):

@@ -100,6 +100,9 @@ def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_co
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+    # Keras would create AdamW's moments inside the first traced step, and TensorFlow traces a
+    # step that creates variables twice: created here, the step is traced once.
+    model.optimizer.build(model.trainable_variables)
 
 
 def check_data(config, train: EncodedDataset, validation: EncodedDataset | None, batch_size: int):
