@@ -107,7 +107,11 @@ def test_pickled_objects_in_bin_files_are_refused(tmp_path, tiny_dir):
 
 def test_convert_writes_a_hugging_face_folder_that_records_its_source(tmp_path, tiny_dir):
     out = convert_checkpoint(tiny_dir, tmp_path / "weights" / "tiny")
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".attention_lab",
+        "config.json",
+        "model.safetensors",
+    ]
     config = json.loads((out / "config.json").read_text())
     assert config["hidden_size"] == 32 and config["architectures"] == ["BertModel"]
     ours = config["attention_lab"]

@@ -23,7 +23,7 @@ from attention_lab.io import (
 
 def test_atomic_directory_replaces_only_on_success(tmp_path):
     dest = tmp_path / "ckpt"
-    with atomic_directory(dest) as tmp:
+    with atomic_directory(dest, writer="tests") as tmp:  # marked: ours to replace
         (tmp / "a.txt").write_text("first")
     assert (dest / "a.txt").read_text() == "first"
 
@@ -36,9 +36,9 @@ def test_atomic_directory_replaces_only_on_success(tmp_path):
     with pytest.raises(AttentionLabError, match="already exists; pass --overwrite"):
         atomic_directory(dest).__enter__()
 
-    with atomic_directory(dest, overwrite=True) as tmp:
+    with atomic_directory(dest, overwrite=True, writer="tests") as tmp:
         (tmp / "b.txt").write_text("second")
-    assert sorted(p.name for p in dest.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in dest.iterdir()) == [".attention_lab", "b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 

@@ -13,6 +13,7 @@ Output names are checked before the model is loaded.
 
 from __future__ import annotations
 
+from attention_lab.cli.options import at_least
 from attention_lab.errors import AttentionLabError
 
 ATTRIBUTIONS = ("gradient-x-input", "integrated-gradients")
@@ -41,14 +42,17 @@ def register(subparsers) -> None:
     )
     parser.add_argument("text", help="the text to encode")
     parser.add_argument("--method", choices=METHODS, default="raw")
-    parser.add_argument("--layer", type=int, default=None)
-    parser.add_argument("--head", type=int, default=None)
-    parser.add_argument("--max-len", type=int, default=128)
+    parser.add_argument("--layer", type=at_least(0), default=None)
+    parser.add_argument("--head", type=at_least(0), default=None)
+    parser.add_argument("--max-len", type=at_least(2), default=128)
     parser.add_argument(
-        "--steps", type=int, default=32, help="integrated gradients: quadrature points"
+        "--steps", type=at_least(1), default=32, help="integrated gradients: quadrature points"
     )
     parser.add_argument(
-        "--target", type=int, default=None, help="attributions: label (default: the predicted)"
+        "--target",
+        type=at_least(0),
+        default=None,
+        help="attributions: label (default: the predicted)",
     )
     parser.add_argument("--out", help="PNG file to write")
     parser.add_argument("--html", help="HTML file to write")
@@ -60,8 +64,13 @@ def _check_arguments(args):
 
     if args.out is None and args.html is None:
         raise AttentionLabError("nothing to write: pass --out FILE.png and/or --html FILE.html")
+    from attention_lab.io import check_output_file as check_not_ours
+
     out = None if args.out is None else check_figure_path(args.out)
     page = None if args.html is None else check_output_file(args.html, "attention.html")
+    for option, path in (("--out", out), ("--html", page)):
+        if path is not None:  # never onto the model's own files, nor into any model folder
+            check_not_ours(path, args.model, option=option)
     if out is not None and page is not None and out.resolve() == page.resolve():
         raise AttentionLabError("--out and --html name the same file; pass two names")
     if args.head is not None and args.method != "raw":

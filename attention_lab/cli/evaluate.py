@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attention_lab.cli.imdb import add_data_argument
-from attention_lab.cli.options import add_plan_options
+from attention_lab.cli.options import add_plan_options, at_least
 from attention_lab.errors import check_at_least_one
 
 
@@ -19,8 +19,8 @@ def register(subparsers) -> None:
     parser.add_argument("--checkpoint", required=True, help="finetune --out folder")
     add_data_argument(parser)
     parser.add_argument("--split", choices=("test", "train"), default="test")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N reviews")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit", type=at_least(1), default=None, help="only the first N reviews")
+    parser.add_argument("--batch-size", type=at_least(1), default=64)
     add_plan_options(
         parser,
         xla_default="off",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from attention_lab.cli.imdb import add_data_argument
-from attention_lab.cli.options import add_plan_options
+from attention_lab.cli.options import add_plan_options, at_least, finite
 from attention_lab.errors import AttentionLabError
 
 # The chapter's exact settings (sections 4-5), for --chapter.
@@ -49,22 +49,26 @@ def register(subparsers) -> None:
         help="the chapter's exact settings: "
         + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in CHAPTER.items()),
     )
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
-    parser.add_argument("--batch-size", type=int, default=16, help="reviews per step")
+    parser.add_argument(
+        "--epochs", type=at_least(1), default=3, help="passes over the training set"
+    )
+    parser.add_argument("--batch-size", type=at_least(1), default=16, help="reviews per step")
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=finite(0, above=True),
         default=None,
         help="peak learning rate; by default chosen for the model and printed: 2e-5 for "
         "BERT-Base's width (the chapter's), 5e-5 for smaller encoders, 1e-3 with the encoder "
         "frozen",
     )
-    parser.add_argument("--warmup", type=float, default=0.1, help="share of steps warming up")
-    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decay")
-    parser.add_argument("--clipnorm", type=float, default=1.0, help="0 disables clipping")
+    parser.add_argument(
+        "--warmup", type=finite(0, 1), default=0.1, help="share of steps warming up"
+    )
+    parser.add_argument("--weight-decay", type=finite(0), default=0.01, help="AdamW's decay")
+    parser.add_argument("--clipnorm", type=finite(0), default=1.0, help="0 disables clipping")
     parser.add_argument(
         "--patience",
-        type=int,
+        type=at_least(1),
         default=None,
         help="stop after this many epochs without a better validation figure (--keep-best)",
     )
@@ -75,8 +79,12 @@ def register(subparsers) -> None:
         help="keep the epoch with the highest validation accuracy, or the lowest validation "
         "loss (Keras's default)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="head weights, dropout, batches")
-    parser.add_argument("--max-len", type=int, default=150, help="WordPiece tokens per review")
+    parser.add_argument(
+        "--seed", type=at_least(0), default=42, help="head weights, dropout, batches"
+    )
+    parser.add_argument(
+        "--max-len", type=at_least(2), default=150, help="WordPiece tokens per review"
+    )
     parser.add_argument(
         "--truncation",
         choices=("first", "last", "head+tail"),
@@ -90,14 +98,14 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=int,
+        type=at_least(1),
         default=None,
         help="use only the first N training reviews (before the 80/20 split)",
     )
     add_plan_options(parser)
     parser.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=at_least(0),
         default=200,
         help="also save the training state every N steps inside an epoch (0: epoch ends only)",
     )

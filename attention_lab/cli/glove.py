@@ -6,6 +6,7 @@ import json
 import sys
 
 from attention_lab.cli.imdb import add_data_argument
+from attention_lab.cli.options import at_least, finite
 
 
 def register(subparsers) -> None:
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
 
     stats = actions.add_parser("stats", help="embedding shape and GloVe coverage of the vocabulary")
     stats.add_argument("--glove", required=True, help="glove.6B.<dim>d.txt[.gz] or glove.6B.zip")
-    stats.add_argument("--dim", type=int, help="vector dimension (needed for glove.6B.zip)")
+    stats.add_argument("--dim", type=at_least(1), help="vector dimension (needed for glove.6B.zip)")
     add_data_argument(stats)
     stats.add_argument(
         "--encoder-mode",
@@ -32,11 +33,15 @@ def register(subparsers) -> None:
 
     train = actions.add_parser("train", help="train the BiLSTM on IMDb, evaluate on the test set")
     train.add_argument("--mode", choices=("frozen", "finetune", "scratch"), required=True)
-    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--epochs", type=at_least(1), default=10)
     train.add_argument("--glove", help="GloVe file (required unless --mode scratch)")
     add_data_argument(train)
-    train.add_argument("--limit", type=int, help="use only the first N train and N test reviews")
-    train.add_argument("--max-len", type=int, default=150, help="tokens per review (150)")
+    train.add_argument(
+        "--limit", type=at_least(1), help="use only the first N train and N test reviews"
+    )
+    train.add_argument(
+        "--max-len", type=at_least(1), default=150, help="tokens per review (150; 1 to 4096)"
+    )
     train.add_argument(
         "--truncate",
         choices=("last", "first"),
@@ -45,9 +50,12 @@ def register(subparsers) -> None:
         "truncating='pre') or first (what the chapter's text says)",
     )
     train.add_argument("--encoder-mode", choices=("faithful", "clean"), default="faithful")
-    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--seed", type=at_least(0), default=42)
     train.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="Adam's learning rate (Keras default)"
+        "--learning-rate",
+        type=finite(0, above=True),
+        default=1e-3,
+        help="Adam's learning rate (Keras default)",
     )
     train.add_argument(
         "--out",
@@ -65,7 +73,7 @@ def register(subparsers) -> None:
     evaluate = actions.add_parser("evaluate", help="evaluate a trained model on the test split")
     evaluate.add_argument("model", help="folder written by `attention-lab glove train --out`")
     add_data_argument(evaluate)
-    evaluate.add_argument("--limit", type=int, help="use only the first N test reviews")
+    evaluate.add_argument("--limit", type=at_least(1), help="use only the first N test reviews")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=run_evaluate)
 

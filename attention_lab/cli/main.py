@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from attention_lab.cli.startup import import_keras
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, describe_os_error, shorten_words
 
 # Sub-command modules, in the order of the chapter.
 COMMANDS = [
@@ -35,8 +36,19 @@ COMMANDS = [
 ]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's refusals as one line (``attention-lab CMD: error: ...``, exit 2), without
+    the usage block: the same form as every other refusal."""
+
+    def error(self, message: str):
+        message = shorten_words(" ".join(message.split()))
+        # "argument --limit: must be at least 1" -> "--limit must be at least 1"
+        message = re.sub(r"^argument ([^:/ ]+)(/[^: ]+)?: ", r"\1 ", message)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="attention-lab",
         description="From-scratch Transformers following 'Transfer Learning with BERT'.",
     )
@@ -57,17 +69,35 @@ def _plain_text(parser: argparse.ArgumentParser) -> None:
                 _plain_text(child)
 
 
+# What Ctrl-C leaves: where rerunning continues the work, the message says so.
+RESUMES = {
+    "finetune": "run the same command again to resume from the last saved step",
+    "glove train": "run the same command with --resume to continue from the last epoch",
+}
+
+
+def _error(command: str, message: str) -> int:
+    message = shorten_words(" ".join(str(message).split()))  # one line, no 100 kB inputs
+    print(f"attention-lab {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    from attention_lab.io import set_command
+
     args = build_parser().parse_args(argv)
     import_keras()
+    command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
+    set_command(f"attention-lab {command}")
     try:
         return int(args.func(args) or 0)
     except AttentionLabError as err:
-        message = " ".join(str(err).split())  # one line, whatever the message holds
-        print(f"attention-lab {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        return _error(args.command, str(err))
+    except OSError as err:  # a full disk, a read-only folder, /proc: one line, files intact
+        return _error(args.command, describe_os_error(err))
     except KeyboardInterrupt:
-        print(f"attention-lab {args.command}: interrupted", file=sys.stderr)
+        then = RESUMES.get(command, "nothing half-written was kept; run the command again")
+        print(f"attention-lab {args.command}: interrupted; {then}", file=sys.stderr)
         return 130
 
 

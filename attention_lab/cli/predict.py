@@ -29,10 +29,23 @@ def register(subparsers) -> None:
 def read_lines(path: str) -> list[str]:
     from pathlib import Path
 
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise AttentionLabError(f"cannot read texts from {path}: {err}") from None
+    name = "standard input" if path == "-" else path
+    try:  # bytes, decoded strictly: stdin refuses what --file refuses, whatever the locale
+        if path == "-":
+            stdin = getattr(sys.stdin, "buffer", None)
+            data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8")
+        else:
+            data = Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeError as err:
+        start = getattr(err, "start", "?")
+        raise AttentionLabError(
+            f"{name} is not UTF-8 text (byte {start}); save the texts as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise AttentionLabError(f"--file {path} is a folder; pass a text file") from None
+    except OSError as err:
+        raise AttentionLabError(f"cannot read texts from {name}: {err.strerror}") from None
     return [line for line in text.splitlines() if line.strip()]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+from attention_lab.cli.options import at_least, finite
 from attention_lab.errors import AttentionLabError, check_at_least_one
 
 
@@ -36,13 +37,15 @@ def register(subparsers) -> None:
         default=True,
         help="Bahdanau attention (default) or the fixed-summary decoder (--no-attention)",
     )
-    train.add_argument("--epochs", type=int, default=6)
-    train.add_argument("--train-examples", type=int, default=20_000)
-    train.add_argument("--test-examples", type=int, default=2_000)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=3e-3)
-    train.add_argument("--units", type=int, default=64, help="encoder LSTM units per direction")
-    train.add_argument("--seed", type=int, default=0, help="fixes the data and the weights")
+    train.add_argument("--epochs", type=at_least(1), default=6)
+    train.add_argument("--train-examples", type=at_least(1), default=20_000)
+    train.add_argument("--test-examples", type=at_least(1), default=2_000)
+    train.add_argument("--batch-size", type=at_least(1), default=64)
+    train.add_argument("--learning-rate", type=finite(0, above=True), default=3e-3)
+    train.add_argument(
+        "--units", type=at_least(1), default=64, help="encoder LSTM units per direction"
+    )
+    train.add_argument("--seed", type=at_least(0), default=0, help="fixes the data and the weights")
     train.add_argument("--out", help="checkpoint folder (default: runs/seq2seq-TASK-KIND)")
     train.add_argument(
         "--overwrite",
@@ -117,10 +120,12 @@ def run_translate(args) -> int:
 
 
 def run_plot(args) -> int:
+    from attention_lab.io import check_output_file
     from attention_lab.training.seq2seq import load_run
     from attention_lab.viz.alignment import plot_alignment
     from attention_lab.viz.attention import save_figure
 
+    check_output_file(args.out, args.checkpoint)  # before the model is loaded
     model, _ = load_run(args.checkpoint)
     translation = model.translate([args.text])[0]
     fig, _ = plot_alignment(translation)
@@ -155,10 +160,12 @@ def format_length_table(results: dict[str, dict]) -> str:
 
 
 def run_compare(args) -> int:
+    from attention_lab.io import check_output_file
     from attention_lab.training.seq2seq import read_run_metadata
     from attention_lab.viz.accuracy_by_length import plot_accuracy_by_length
     from attention_lab.viz.attention import save_figure
 
+    check_output_file(args.out, *args.checkpoint)
     results = {}
     for checkpoint in args.checkpoint:
         metadata = read_run_metadata(checkpoint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from attention_lab.cli.options import add_overwrite_option, at_least
 from attention_lab.errors import AttentionLabError
 
 
@@ -27,7 +28,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
-        "--vocab-size", type=int, default=30000, help="tokens to reach (default: %(default)s)"
+        "--vocab-size",
+        type=at_least(1),
+        default=30000,
+        help="tokens to reach (default: %(default)s)",
     )
     parser.add_argument(
         "--algorithm",
@@ -36,14 +40,14 @@ def register(subparsers) -> None:
         help="which pair to merge next (default: %(default)s)",
     )
     parser.add_argument("--cased", action="store_true", help="keep case and accents")
-    parser.add_argument("--limit", type=int, help="only the first N texts (N >= 1)")
+    parser.add_argument("--limit", type=at_least(1), help="only the first N texts (N >= 1)")
     parser.add_argument(
         "--min-frequency",
-        type=int,
+        type=at_least(1),
         default=2,
         help="rarest pair to merge (default: %(default)s)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_overwrite_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -69,11 +73,11 @@ def _texts(data: Path, limit: int | None) -> list[str]:
 
 
 def run(args) -> int:
+    from attention_lab.io import check_destination
     from attention_lab.tokenization.trainer import train_vocabulary
 
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise AttentionLabError(f"{out} already exists; pass --overwrite to replace it")
+    check_destination(out, args.overwrite, inputs=(args.data,))
     started = time.perf_counter()
     texts = _texts(Path(args.data), args.limit)
     print(f"{len(texts)} texts read in {time.perf_counter() - started:.0f} s", flush=True)

@@ -57,7 +57,13 @@ from attention_lab.convert.weight_map import (
     head_weight_map,
 )
 from attention_lab.errors import CheckpointError
-from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, check_separate
+from attention_lab.io import (
+    atomic_directory,
+    atomic_file,
+    atomic_write_json,
+    check_destination,
+    check_separate,
+)
 from attention_lab.models.bert import (
     HEADS,
     BertConfig,
@@ -153,9 +159,14 @@ def sha256(path: Path) -> str:
 
 
 def is_our_folder(path: Path) -> bool:
-    """True for a folder attention_lab wrote: ``--overwrite`` may replace it."""
+    """The proof, for a folder written before the ``.attention_lab`` marker existed, that
+    attention_lab wrote it: config.json's ``attention_lab`` block records the sha256 of
+    model.safetensors, and the file still has it (a block that anyone could type is not
+    enough). Folders written since carry the marker (:mod:`attention_lab.io`)."""
     try:
-        return isinstance(json.loads((path / CONFIG).read_text()).get("attention_lab"), dict)
+        ours = json.loads((path / CONFIG).read_text(encoding="utf-8")).get("attention_lab")
+        digest = ours.get("weights_sha256")
+        return isinstance(digest, str) and sha256(path / SAFETENSORS) == digest
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         return False
 
@@ -399,7 +410,10 @@ def save_bert(
     existing ``directory`` is replaced only with ``overwrite`` and only if attention_lab wrote
     it. Returns the folder.
     """
-    with atomic_directory(directory, overwrite=overwrite, is_ours=is_our_folder) as tmp:
+    inputs = () if tokenizer_dir is None else (tokenizer_dir,)
+    with atomic_directory(
+        directory, overwrite, is_ours=is_our_folder, writer="save_bert", inputs=inputs
+    ) as tmp:
         write_bert_files(model, tmp, tokenizer_dir, label_names, provenance)
     return Path(directory)
 
@@ -415,8 +429,8 @@ def convert_checkpoint(
     tensors skipped) in config.json's ``attention_lab`` block.
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise CheckpointError(f"{out} already exists; pass --overwrite to replace it")
+    local = Path(source).expanduser()
+    check_destination(out, overwrite, is_our_folder, (local,) if local.exists() else ())
     loaded = load_bert(source)
     check_separate(out, loaded.directory)  # convert X --out X (or inside X) would destroy X
     read = [loaded.directory / CONFIG, *weight_files(loaded.directory)]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_lab.errors import CheckpointError
+from attention_lab.errors import CheckpointError, shorten
 from attention_lab.models.bert import BertConfig
 
 SAFETENSORS = "model.safetensors"
@@ -35,8 +35,13 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     if path.exists():
         raise CheckpointError(f"{path} is a file; pass the checkpoint's directory")
     name = str(model)
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise CheckpointError(f"{name}: no such directory")
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name
+    if looks_local and (name.count("/") != 1 or Path(name.split("/")[0]).is_dir()):
+        missing = next(p for p in [path, *path.parents] if p.exists() or p == p.parent)
+        raise CheckpointError(
+            f"{shorten(name)}: no such directory (a local path, not a hub id: {missing} "
+            "exists, the rest of the path does not); check the path"
+        )
     try:
         from huggingface_hub import snapshot_download
 
@@ -64,6 +69,11 @@ def read_hf_config(model_dir: Path) -> dict:
     if not isinstance(values, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(values).__name__}")
     architectures = values.get("architectures") or []
+    if not isinstance(architectures, list) or not all(isinstance(a, str) for a in architectures):
+        raise CheckpointError(
+            f'{path}: "architectures" must be a list of class names such as '
+            f'["BertModel"], got {json.dumps(architectures)[:80]}; fix it in config.json'
+        )
     foreign = [a for a in architectures if not a.startswith("Bert")]
     if values.get("model_type", "bert") != "bert" or foreign:
         raise CheckpointError(
@@ -147,17 +157,46 @@ def _read_pytorch_bin(path: Path) -> dict[str, np.ndarray]:
     }
 
 
+def _shards(index: Path) -> list[str]:
+    """The shard file names of a ``model.safetensors.index.json``, checked: UTF-8 JSON, an
+    object whose ``weight_map`` maps tensor names to plain file names in the same folder."""
+    data = index.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CheckpointError(
+            f"{index}: not UTF-8 text (byte {err.start}); re-download the checkpoint"
+        ) from None
+    try:
+        weight_map = json.loads(text)["weight_map"]
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError) as err:
+        raise CheckpointError(
+            f"{index}: malformed shard index ({type(err).__name__}: an object with a "
+            '"weight_map" is expected); re-download the checkpoint'
+        ) from None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(
+            f'{index}: "weight_map" must map tensor names to shard file names; '
+            "re-download the checkpoint"
+        )
+    shards = sorted(set(weight_map.values()))
+    leaving = [s for s in shards if Path(s).name != s or s in ("", ".", "..")]
+    if leaving:
+        raise CheckpointError(
+            f"{index}: the shard {leaving[0]!r} is not a file of this folder (a shard index "
+            "may only name files beside it); refused: weights are read only from the "
+            "checkpoint's own folder"
+        )
+    return shards
+
+
 def weight_files(model_dir: Path) -> list[Path]:
     """The weight files the checkpoint will be read from, preferring safetensors."""
     if (model_dir / SAFETENSORS).is_file():
         return [model_dir / SAFETENSORS]
     index = model_dir / SAFETENSORS_INDEX
     if index.is_file():
-        try:
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        except (json.JSONDecodeError, KeyError, AttributeError) as err:
-            raise CheckpointError(f"{index}: malformed shard index ({err})") from err
-        return [model_dir / shard for shard in shards]
+        return [model_dir / shard for shard in _shards(index)]
     if (model_dir / PYTORCH_BIN).is_file():
         return [model_dir / PYTORCH_BIN]
     raise CheckpointError(

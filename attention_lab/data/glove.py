@@ -105,7 +105,12 @@ def _read_bytes(path: Path, dim: int | None) -> tuple[bytes, int | None]:
             f"GloVe file not found: {path}; download glove.6B.zip from {GLOVE_URL} and pass the "
             "zip or one of its glove.6B.<dim>d.txt files (gzipped is fine)"
         ) from err
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+    except EOFError as err:  # gzip's stream ends before its end marker
+        raise AttentionLabError(
+            f"GloVe file {path} is truncated (its compressed data ends early: "
+            f"{' '.join(str(err).split())}); download glove.6B.zip again from {GLOVE_URL}"
+        ) from err
+    except (OSError, zlib.error, zipfile.BadZipFile) as err:
         reason = " ".join(str(err).split())  # one line, whatever the library wrote
         raise AttentionLabError(f"cannot read GloVe file {path}: {reason}") from err
     match = _DIM_IN_NAME.search(path.name)
@@ -174,8 +179,27 @@ def load_glove(path: str | Path, dim: int | None = None) -> GloveVectors:
             shown,
             more,
         )
-    words = [_word(heads[i]) for i in rows]
+    try:
+        words = [heads[i].decode("utf-8") for i in rows]
+    except UnicodeDecodeError:
+        _refuse_non_utf8(path, lines, rows)
     return GloveVectors(words, values, path, skipped)
+
+
+def _refuse_non_utf8(path: Path, lines: list[bytes], rows) -> None:
+    """One line naming the first word that is not UTF-8: its line and its byte offset in the
+    (decompressed) file. GloVe's files are UTF-8; a word that is not cannot match any token."""
+    offset = 0
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise AttentionLabError(
+                f"{path}: line {i + 1} is not UTF-8 text (byte {offset + err.start} of the "
+                f"file{', decompressed' if path.suffix in ('.gz', '.zip') else ''}); GloVe's "
+                f"files are UTF-8: download glove.6B.zip again from {GLOVE_URL}"
+            ) from None
+        offset += len(line) + 1
 
 
 def _word(head: bytes) -> str:

@@ -191,6 +191,19 @@ def _split_and_label(split: str, folder: str) -> tuple[str, int] | None:
     return split, LABEL_FOLDERS.index(folder)
 
 
+def _check_utf8(where: str, text: bytes) -> bytes:
+    """``text`` if it is UTF-8, else one line naming the review and the byte: IMDb's reviews
+    are UTF-8, and a review that is not would stop the tokenizers much later."""
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise AttentionLabError(
+            f"{where} is not UTF-8 text (byte {err.start}: {text[err.start : err.start + 1]!r}); "
+            "IMDb's reviews are UTF-8: download aclImdb_v1.tar.gz again, or fix that review"
+        ) from None
+    return text
+
+
 def _shuffled(items: list[tuple[str, bytes, int]]) -> tuple[list[bytes], np.ndarray]:
     items.sort(key=lambda item: item[0])
     order = np.random.default_rng(_ORDER_SEED).permutation(len(items))
@@ -212,7 +225,8 @@ def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
                 if target is None:
                     continue
                 handle = tar.extractfile(member)
-                text = handle.read().strip() if handle is not None else b""
+                text = handle.read() if handle is not None else b""
+                text = _check_utf8(f"{archive}: {member.name}", text).strip()
                 found[target[0]].append((member.name, text, target[1]))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise AttentionLabError(
@@ -230,7 +244,8 @@ def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
 
 def _write_cache(target: Path, splits: dict[str, tuple[list[bytes], np.ndarray]]) -> None:
     """Write every split and a manifest of sizes, checksums and counts, as one folder."""
-    with atomic_directory(target, overwrite=True) as tmp:
+    # The cache root is ours (cache_root()): a damaged cache folder there is replaced.
+    with atomic_directory(target, overwrite=True, is_ours=lambda folder: True) as tmp:
         manifest = {"format": _CACHE_FORMAT, "splits": {}}
         for split, (texts, labels) in splits.items():
             lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
@@ -310,7 +325,8 @@ def _read_directory(root: Path, split: str) -> tuple[list[bytes], np.ndarray]:
             )
         label = _split_and_label(parent, folder)[1]
         for path in directory.glob("*.txt"):
-            items.append((str(path.relative_to(root)), path.read_bytes().strip(), label))
+            text = _check_utf8(str(path), path.read_bytes()).strip()
+            items.append((str(path.relative_to(root)), text, label))
     if not items:
         raise AttentionLabError(f"no reviews (*.txt) under {root / parent} for split {split!r}")
     return _shuffled(items)

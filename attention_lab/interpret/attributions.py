@@ -83,6 +83,11 @@ def log_odds(logits, target: int):
     return logits[:, target] - tf.reduce_logsumexp(others, axis=1)
 
 
+# Integrated gradients' quadrature points at most: numpy's Gauss-Legendre nodes come from a
+# steps x steps eigenproblem (8 MiB at 1,024; 74.5 GiB at 100,000).
+MAX_STEPS = 1024
+
+
 def _check(classifier, target: int | None, steps: int) -> None:
     labels = classifier.config.num_labels
     if labels < 2:
@@ -93,6 +98,13 @@ def _check(classifier, target: int | None, steps: int) -> None:
         )
     if steps < 1:
         raise AttentionLabError(f"integrated gradients need at least 1 step, got {steps}")
+    if steps > MAX_STEPS:
+        needed = steps * steps * 8 / 2**30  # leggauss's companion matrix, float64
+        raise AttentionLabError(
+            f"--steps {steps:,} is beyond the limit of {MAX_STEPS:,}: the Gauss-Legendre nodes "
+            f"of {steps:,} points need a {steps:,} x {steps:,} matrix ({needed:,.1f} GiB), and "
+            f"32 to 256 points already add up within 1%; pass --steps {MAX_STEPS} or fewer"
+        )
 
 
 def _gradients(classifier, embeddings, encoded, target: int):

@@ -48,7 +48,7 @@ class TrainedVocabulary:
             "tokenizer_class": "BertTokenizer",
             "trained_with": f"attention_lab {self.algorithm}",
         }
-        with atomic_directory(directory, overwrite=overwrite) as tmp:
+        with atomic_directory(directory, overwrite, writer="train-tokenizer") as tmp:
             atomic_write_text(tmp / VOCAB_FILE, "".join(t + "\n" for t in self.tokens))
             atomic_write_json(tmp / "tokenizer_config.json", config, indent=2)
 

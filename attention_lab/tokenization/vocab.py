@@ -60,7 +60,8 @@ def load_vocab(path: str | os.PathLike) -> list[str]:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
         raise AttentionLabError(
-            f"{path} is not valid UTF-8 (byte {err.start}); a vocab.txt is UTF-8 text"
+            f"{path} is not valid UTF-8 (byte {err.start}); a vocab.txt is UTF-8 text, one "
+            "token a line: use the checkpoint's own vocab.txt"
         ) from None
     tokens = text.split("\n")
     if tokens and tokens[-1] == "":
@@ -171,12 +172,12 @@ def write_tokenizer_files(source: str | os.PathLike, folder: Path, model_max_len
     vocab = source / VOCAB_FILE
     if not vocab.is_file():
         raise AttentionLabError(f"{source} has no {VOCAB_FILE} to save with the model")
+    tokens = load_vocab(vocab)  # UTF-8 text with BERT's special tokens, before any copy
     for name in TOKENIZER_FILES:
         if (source / name).is_file() and source.resolve() != folder.resolve():
             with atomic_file(folder / name) as tmp:
                 shutil.copyfile(source / name, tmp)
     if not (folder / "tokenizer_config.json").is_file():
-        tokens = vocab.read_text(encoding="utf-8").split("\n")
         capitals = any(t[:1].isupper() for t in tokens if not t.startswith("["))
         settings = {
             "tokenizer_class": "BertTokenizer",

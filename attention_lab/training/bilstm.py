@@ -20,6 +20,8 @@ otherwise); and every file is written whole through :mod:`attention_lab.io`.
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +37,18 @@ from attention_lab.data.glove import (
 from attention_lab.data.imdb import read_imdb, resolve_imdb_source
 from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary, encode_and_pad
 from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
-from attention_lab.io import atomic_directory, atomic_file, atomic_write_json, atomic_write_text
+from attention_lab.io import (
+    atomic_directory,
+    atomic_file,
+    atomic_write_json,
+    atomic_write_text,
+    check_separate,
+)
 
 BATCH_SIZE = 100
+# The BiLSTM runs one step per token: IMDb's longest review is about 2,800 tokens, and a
+# --max-len far beyond it only pads (100,000 ran for minutes and filled the memory).
+MAX_LEN = 4096
 METRICS_FILE = "metrics.json"
 # What the user chooses; a resumed run must be given the same (and the same data, below).
 CHOSEN = ("mode", "epochs", "truncate", "encoder_mode", "max_len", "limit", "seed", "learning_rate")
@@ -195,7 +206,14 @@ def train_bilstm(
         raise AttentionLabError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     check_at_least_one("--epochs", epochs)
     check_at_least_one("--max-len", max_len)
-    if not learning_rate > 0:
+    if max_len > MAX_LEN:
+        memory = BATCH_SIZE * max_len * 4 * 128 * 4  # the batch's LSTM activations (float32)
+        raise AttentionLabError(
+            f"--max-len {max_len:,} is beyond the limit of {MAX_LEN:,} tokens (one BiLSTM step "
+            f"per token; a batch alone would need over {memory / 2**30:.1f} GiB of activations "
+            f"and IMDb's longest review has about 2,800 tokens); pass --max-len {MAX_LEN} or less"
+        )
+    if not math.isfinite(learning_rate) or not learning_rate > 0:
         raise AttentionLabError(f"--learning-rate must be positive, got {learning_rate}")
     check_at_least_one("--limit", limit)
     if mode != "scratch" and glove_path is None:
@@ -211,6 +229,8 @@ def train_bilstm(
         seed=seed,
         learning_rate=learning_rate,
     )
+    paths = [p for p in (data, glove_path) if isinstance(p, (str, os.PathLike))]
+    check_separate(out, *paths)  # --out never is, holds or lies in an input file
     saved = _check_out(out, chosen, resume)
     started = time.perf_counter()
     prepared = prepare_imdb_glove(
@@ -235,7 +255,8 @@ def train_bilstm(
     prepare_seconds = round(time.perf_counter() - started, 1)
     if saved is None:
         metrics = {**settings, "prepare_seconds": prepare_seconds, "history": [], "test": None}
-        with atomic_directory(out, overwrite=True) as tmp:  # absent or empty: checked above
+        # absent or empty: checked above; marked as ours
+        with atomic_directory(out, overwrite=True, writer="glove train") as tmp:
             atomic_write_text(tmp / "vocab.txt", "\n".join(encoder.vocab_list))
             encoder_config = {"mode": encoder_mode, "lowercase": True, "max_len": max_len}
             atomic_write_json(tmp / "encoder.json", {**encoder_config, "truncate": truncate})

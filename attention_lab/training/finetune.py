@@ -28,7 +28,7 @@ from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, check_at_least_one
-from attention_lab.io import atomic_write_json, check_separate
+from attention_lab.io import atomic_write_json, check_separate, check_unlocked, folder_lock
 from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
@@ -93,6 +93,7 @@ def finetune(
         "xla": plan.jit_compile,
         **dataclasses.asdict(training),
     }
+    check_unlocked(out)  # another finetune writes there: refused before anything is loaded
     previous = run_folder.unfinished_run(out, settings)
 
     keras.utils.set_random_seed(training.seed)
@@ -144,24 +145,24 @@ def finetune(
         "started_at": _now(),
         "attention_lab_version": __version__,
     }
-    if previous is None:
-        out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):  # one writer per run folder; a killed one's lock is taken over
+        if previous is None:
+            atomic_write_json(out / run_folder.RUN_FILE, record)
+        result = fit_classifier(
+            classifier,
+            train,
+            validation,
+            out / run_folder.CHECKPOINTS,
+            training,
+            jit_compile=plan.jit_compile,
+            signature=run_folder.identity(settings),
+            progress=progress,
+        )
+        write_bert_files(classifier, out, loaded.directory, label_names=list(LABEL_NAMES))
+        record.update(status="complete", result=result, finished_at=_now())
         atomic_write_json(out / run_folder.RUN_FILE, record)
-
-    result = fit_classifier(
-        classifier,
-        train,
-        validation,
-        out / run_folder.CHECKPOINTS,
-        training,
-        jit_compile=plan.jit_compile,
-        signature=run_folder.identity(settings),
-        progress=progress,
-    )
-    write_bert_files(classifier, out, loaded.directory, label_names=list(LABEL_NAMES))
-    record.update(status="complete", result=result, finished_at=_now())
-    atomic_write_json(out / run_folder.RUN_FILE, record)
-    shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
+        shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
     return record
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from attention_lab.convert import LoadedBert, load_bert
 from attention_lab.errors import CheckpointError
+from attention_lab.io import LOCK, MARKER, read_json_object
 
 RUN_FILE = "run.json"
 FORMAT = "attention_lab.run/2"
@@ -85,7 +86,7 @@ def unfinished_run(out: Path, settings: dict) -> dict | None:
     if out.is_file():
         raise CheckpointError(f"--out {out} is a file; pass a folder")
     if not (out / RUN_FILE).is_file():
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and any(p.name not in (LOCK, MARKER) for p in out.iterdir()):
             raise CheckpointError(
                 f"--out {out} exists and is not a fine-tuning run folder; it is left as it is. "
                 "Pass a new or empty folder"
@@ -103,7 +104,50 @@ def unfinished_run(out: Path, settings: dict) -> dict | None:
             f"{out} holds an unfinished run with other settings ({'; '.join(changed)}); rerun "
             "with its settings to resume it, or pass a new --out folder"
         )
+    check_training_state(out / CHECKPOINTS / STATE_FILE)
     return record
+
+
+STATE_FILE = "state.json"  # attention_lab.training.callbacks.STATE
+# The training state's fields whose types a resume relies on (None allowed where listed).
+STATE_TYPES = {
+    "step": (int,),
+    "history": (list,),
+    "partial": (dict,),
+    "best_epoch": (int, type(None)),
+    "epochs_without_improvement": (int,),
+    "train_examples": (int,),
+    "seeds": (list,),
+    "weights": (str, type(None)),
+}
+
+
+def check_training_state(path: Path) -> None:
+    """Refuse a ``checkpoints/state.json`` that a resume could not use, in one line, before
+    anything is loaded (``"step": "four"`` would otherwise fail deep inside training)."""
+    if not path.is_file():
+        return
+    fix = (
+        f"the training state is damaged: delete {path.parent} to restart the run from its "
+        "first step, or pass a new --out folder"
+    )
+    state = read_json_object(path, fix, CheckpointError)
+    for key, kinds in STATE_TYPES.items():
+        value = state.get(key, 0 if int in kinds else kinds[0]())
+        bad_int = isinstance(value, bool) or (isinstance(value, int) and value < 0)
+        if not isinstance(value, kinds) or bad_int:
+            wanted = " or ".join(_KIND_NAMES[kind] for kind in kinds)
+            shown = json.dumps(value)[:40]
+            raise CheckpointError(f"{path}: {key!r} must be {wanted}, got {shown}; {fix}")
+
+
+_KIND_NAMES = {
+    int: "a non-negative integer",
+    list: "a list",
+    dict: "an object",
+    str: "a file name",
+    type(None): "null",
+}
 
 
 def differences(previous: dict, current: dict) -> list[str]:

@@ -140,6 +140,14 @@ def is_seq2seq_run(path: str | os.PathLike) -> bool:
     return isinstance(metadata, dict) and "task" in metadata and (path / MODEL_FILE).is_file()
 
 
+def _ours_before_markers(path: Path) -> bool:
+    """A run folder written before the ``.attention_lab`` marker: its ``training.json`` and a
+    ``model.keras`` that is a Keras archive (a zip file), not just files of those names."""
+    import zipfile
+
+    return is_seq2seq_run(path) and zipfile.is_zipfile(Path(path) / MODEL_FILE)
+
+
 def _write_run(model: EncoderDecoder, folder: Path, metadata: dict) -> None:
     model.save(folder / MODEL_FILE)
     (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
@@ -153,7 +161,9 @@ def save_run(
     An existing ``out`` is an error unless ``overwrite``; even then only a run folder (see
     :func:`is_seq2seq_run`) or an empty folder is replaced.
     """
-    with atomic_directory(out, overwrite=overwrite, is_ours=is_seq2seq_run) as tmp:
+    with atomic_directory(
+        out, overwrite, is_ours=_ours_before_markers, writer="seq2seq train"
+    ) as tmp:
         _write_run(model, tmp, metadata)
     return Path(out)
 
@@ -174,7 +184,9 @@ def train_run(
     must be a run folder) and written only when training and evaluation have finished.
     Returns the metadata written to ``training.json``.
     """
-    with atomic_directory(out, overwrite=overwrite, is_ours=is_seq2seq_run) as tmp:
+    with atomic_directory(
+        out, overwrite, is_ours=_ours_before_markers, writer="seq2seq train"
+    ) as tmp:
         train, test = task.split(settings.n_train, n_test, settings.seed)
         model = build_model(task, use_attention, settings)
         kind = "attention" if use_attention else "plain"
