@@ -452,3 +452,12 @@ def test_ctrl_c_says_whether_rerunning_resumes(inputs, tmp_path, monkeypatch):
     before = snapshot(tmp_path)
     line = _interrupted(run_cli("convert", inputs["hf"], "--out", tmp_path / "new"))
     assert "nothing half-written was kept" in line and snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("num_labels", [0, -1, 1.5, True])
+def test_load_bert_refuses_a_head_without_outputs(inputs, num_labels):
+    from attention_lab.convert import load_bert
+    from attention_lab.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="num_labels must be an integer of at least 1"):
+        load_bert(inputs["hf"], head="prebuilt", num_labels=num_labels)

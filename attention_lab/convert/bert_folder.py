@@ -30,6 +30,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,14 @@ def load_bert(
     Raises :class:`~attention_lab.errors.CheckpointError` naming the file, tensor or setting
     that is wrong and what to do.
     """
+    if num_labels is not None and (
+        isinstance(num_labels, bool)
+        or not isinstance(num_labels, numbers.Integral)
+        or num_labels < 1
+    ):
+        raise CheckpointError(  # 0 would otherwise mean "the default", silently
+            f"num_labels must be an integer of at least 1 (a head's outputs), got {num_labels!r}"
+        )
     implementation = implementation or encoder_block(jit_compile=False)
     directory = resolve_model_dir(source)
     hf = read_hf_config(directory)
