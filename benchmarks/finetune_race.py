@@ -93,7 +93,7 @@ def parse_args(argv):
         "--precision",
         choices=("auto", "float32", "bfloat16"),
         default="auto",
-        help="auto: bfloat16 where the CPU computes it natively (AMX, AVX-512 BF16)",
+        help="auto: the precision --precision auto picks (a timed probe on a CPU)",
     )
     parser.add_argument("--train-reviews", type=int, help="before the 80/20 split (2000)")
     parser.add_argument("--test-reviews", type=int, help="the first N test reviews (2000)")

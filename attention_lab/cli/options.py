@@ -14,7 +14,8 @@ def add_plan_options(parser, xla_default: str = "auto", xla_help: str | None = N
         "--precision",
         choices=PRECISION_CHOICES,
         default="auto",
-        help="auto: bfloat16 where the hardware computes it natively, else float32",
+        help="auto: bfloat16 on a GPU; on a CPU, bfloat16 where a short timed probe of the "
+        "matmuls (kept per machine) measured it at least 1.1x float32's speed, else float32",
     )
     parser.add_argument(
         "--xla",
