@@ -461,3 +461,34 @@ def test_load_bert_refuses_a_head_without_outputs(inputs, num_labels):
 
     with pytest.raises(CheckpointError, match="num_labels must be an integer of at least 1"):
         load_bert(inputs["hf"], head="prebuilt", num_labels=num_labels)
+
+
+# --- 9. a resumed run ends where an unkilled one does -------------------------------------
+
+
+def test_glove_train_resumed_after_a_kill_equals_an_unkilled_run(inputs, tmp_path):
+    import keras
+
+    from attention_lab.training.bilstm import train_bilstm
+
+    class KilledAfterTheSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # its model.keras and metrics.json are saved: what a kill leaves
+                raise KeyboardInterrupt
+
+    train = ("glove", "train", "--mode", "scratch", "--data", inputs["data"], "--epochs", "3")
+    train += ("--max-len", "12", "--json")
+    unkilled = run_cli(*train, "--out", tmp_path / "a")
+    assert unkilled[0] == 0, unkilled[2]
+    with pytest.raises(KeyboardInterrupt):
+        train_bilstm(
+            "scratch", 3, tmp_path / "b", data=inputs["data"], max_len=12, verbose=0,
+            callbacks=[KilledAfterTheSecondEpoch()],
+        )  # fmt: skip
+    resumed = run_cli(*train, "--out", tmp_path / "b", "--resume")
+    assert resumed[0] == 0, resumed[2]
+    a, b = json.loads(unkilled[1]), json.loads(resumed[1])
+    assert b["resumed_at"] == [2] and a["test"] == b["test"]
+    assert [{**row, "seconds": 0} for row in a["history"]] == [
+        {**row, "seconds": 0} for row in b["history"]
+    ]

@@ -49,7 +49,7 @@ def _plotting_cells(notebook) -> int:
 
 
 def test_there_is_a_tutorial_per_part_of_the_chapter():
-    assert [p.stem[:2] for p in TUTORIALS] == ["00", "01", "02", "03", "04", "05", "06", "07"]
+    assert [p.stem[:2] for p in TUTORIALS] == ["00", "01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ checkpoints of the tests (a tiny pre-training model, a classifier, the bert-base
 configuration) Hugging Face's own float32 gradients stay below ``1e-5 × scale`` of float64,
 and ours likewise. ``TOLERANCE`` is 1e-4 and ``FLOAT64_FLOOR`` 2e-5, the forward report's
 float32 numbers read as fractions of the scale: a LayerNorm gradient scaled by 1.001 or a
-decoder untied from the embeddings is 10 to 1000 times over them (tests/test_parity_gradients.py).
+decoder untied from the embeddings is 10 to 10,000 times over them (tests/test_parity_gradients.py).
 
 Keras's Adam adds its ε to ``√v`` before the bias correction of ``v`` (the ε̂ of Kingma & Ba,
 2015, section 2), PyTorch's after it: after ``t`` steps Keras's ε is PyTorch's
@@ -50,7 +50,7 @@ learning rate: ``|ours − ref| ≤ ADAMW_TOLERANCE × lr`` and ``|ours − f64|
 f64|, ADAMW_FLOAT64_FLOOR × lr)``, each plus two float32 units in the last place of the
 tensor's largest weight (the new weight is rounded to float32; a LayerNorm scale of 1 moves by
 1.2e-7 steps). On the bert-base-cased configuration both Hugging Face's float32 changes and
-ours stay within 7e-4 × lr of float64; an optimizer wrong in a way one step can show (PyTorch's
+ours stay within 5e-4 × lr of float64; an optimizer wrong in a way one step can show (PyTorch's
 ε where Keras's belongs: half the step where ``|g| ≈ ε̂``; decaying a LayerNorm scale:
 ``lr · λ`` = 1e-2 × lr) is 5 to 250 times over.
 """

@@ -96,13 +96,36 @@ def prepare_imdb_glove(
     return PreparedData(encoder, max_tokens, x_train, y_train, x_test, y_test, embedding, empty)
 
 
-def _batches(x: np.ndarray, y: np.ndarray, shuffle_seed: int | None = None):
+def _batches(x: np.ndarray, y: np.ndarray, shuffle_seed: int | None = None, epoch=None):
+    """Batches of ``(x, y)``; with ``shuffle_seed``, in an order that depends on the seed and
+    the value of the variable ``epoch`` alone (a stateless shuffle of the indices, read as each
+    epoch's iterator runs): a run resumed at epoch k sees the order an unkilled run saw."""
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(BATCH_SIZE).prefetch(2)
+    if shuffle_seed is None:
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH_SIZE).prefetch(2)
+    xs, ys, seed, last = (
+        tf.constant(x),
+        tf.constant(y),
+        tf.constant(shuffle_seed, tf.int64),
+        len(x) - 1,
+    )
+
+    def position(i):
+        key = tf.stack([seed, epoch.read_value()])
+        return tf.random.experimental.index_shuffle(i, seed=key, max_index=last)
+
+    indices = tf.data.Dataset.range(len(x)).map(position).batch(BATCH_SIZE)
+    return indices.map(lambda at: (tf.gather(xs, at), tf.gather(ys, at))).prefetch(2)
+
+
+def _reseed_dropout(model, seed: int, epoch: int) -> None:
+    """Set every dropout random state of ``model`` from ``(seed, epoch)`` alone, in the
+    model's own variable order: a run resumed at an epoch draws the masks an unkilled run
+    drew (a freshly loaded model's generators would start from other seeds)."""
+    states = [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+    for index, state in enumerate(states):
+        state.assign(np.array([seed * 7919 + index + 1, epoch << 20], dtype=state.dtype))
 
 
 def _plot_curves(history: list[dict], test: dict | None, path: Path) -> None:
@@ -193,8 +216,8 @@ def train_bilstm(
 
     ``out_dir`` must be new (or an empty folder), or, with ``resume=True``, an interrupted run
     of the same settings, continued from its last saved epoch (model and optimizer state from
-    ``model.keras``). The shuffle order and dropout masks after the restart differ from an
-    uninterrupted run's (they are seeded by ``seed`` plus the epoch it restarts at).
+    ``model.keras``). The shuffle order and the dropout masks of each epoch are drawn from
+    ``seed`` and the epoch alone, so a resumed run ends where an unkilled one does.
     ``callbacks``: more Keras callbacks, called after the one that saves each epoch. Returns
     the dictionary written to ``metrics.json``.
     """
@@ -274,9 +297,14 @@ def train_bilstm(
             model = keras.models.load_model(out / "model.keras")
     initial_epoch = len(metrics["history"])
     keras.utils.set_random_seed(seed + initial_epoch)
+    import tensorflow as tf
+
+    order = tf.Variable(0, dtype=tf.int64, trainable=False)  # the epoch the batches are for
 
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
+            order.assign(epoch)
+            _reseed_dropout(self.model, seed, epoch)
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
@@ -288,7 +316,7 @@ def train_bilstm(
             atomic_write_json(out / METRICS_FILE, metrics, indent=2)
 
     model.fit(
-        _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed + initial_epoch),
+        _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed, epoch=order),
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=[EpochRecorder(), *callbacks],
