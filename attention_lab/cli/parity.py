@@ -9,10 +9,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "parity",
         help="compare our BERT with Hugging Face's, layer by layer",
-        description="Run the Hugging Face BertModel (PyTorch, eval, eager attention) and ours on "
-        "the same batch, and the Hugging Face model again in float64 as ground truth; compare "
-        "every hidden state and attention map at real (unpadded) tokens. Exit status 1 when "
-        "a tensor fails the pass rule printed under the table.",
+        description="Run the Hugging Face model (PyTorch, eval, eager attention: BertModel, or "
+        "the checkpoint's BertForSequenceClassification, BertForPreTraining or BertForMaskedLM, "
+        "whose outputs are compared too) and ours on the same batch, and the Hugging Face "
+        "model again in float64 as ground truth; compare every hidden state and attention map "
+        "at real (unpadded) tokens. Exit status 1 when a tensor fails the pass rule printed "
+        "under the table.",
     )
     parser.add_argument("model", help="Hugging Face checkpoint directory or hub id (reference)")
     parser.add_argument(

@@ -17,7 +17,10 @@ Hugging Face tensor name (:mod:`attention_lab.convert.weight_map`; our kernels t
 The decoder of the masked-LM head is tied to the word embeddings (Devlin et al., 2019; Press
 & Wolf, 2017), so ``bert.embeddings.word_embeddings.weight`` gets the sum of both uses: the
 rows of the batch's tokens from the embedding lookup, every row from the decoder. Hugging
-Face's module holds one ``Parameter`` for both, so its gradient is that sum too.
+Face's module holds one ``Parameter`` for both, so its gradient is that sum too. One
+difference is by design: Hugging Face's embedding has ``padding_idx``, so the ``[PAD]`` row
+never gets a gradient from a lookup; ours has none, which changes nothing while ``[PAD]`` sits
+only at padded positions (their outputs reach no loss), so the batch never puts it elsewhere.
 
 The pass rule has the form of the forward one, on scales fit for gradients. A gradient's size
 depends on the loss and the tensor (a LayerNorm's scale gets ones, the word embeddings rows
@@ -126,7 +129,7 @@ def training_batch(model_dir, config, arch: str) -> tuple[dict, dict]:
     # never has; such a draw is masked instead.
     ids = np.where((ids == config.pad_token_id) & (mask == 1), mask_id, ids)
     if not (mlm != IGNORE).any():
-        raise AttentionLabError("the masked-LM chose no token of the batch; pass longer texts")
+        raise AttentionLabError(f"the masked-LM chose no token of the batch (seed {SEED})")
     labels = {"labels": mlm}
     if arch == "BertForPreTraining":
         labels["next_sentence_label"] = rng.integers(0, 2, rows).astype(np.int32)

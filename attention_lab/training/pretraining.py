@@ -17,6 +17,9 @@ A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.ber
   epoch from documents. Both are ``keras.utils.PyDataset`` (what ``fit`` reads on every
   backend); :func:`tf_dataset` streams either through ``tf.data`` on TensorFlow, and
   :func:`stream` picks the one of the active backend. ``whole_words=True`` masks whole words.
+  (Keras's ``fit`` calls a PyDataset's ``on_epoch_end`` once before its first epoch too, so
+  there the first epoch draws as epoch 1; through :func:`tf_dataset`, as epoch 0. On one
+  backend, the same seed gives the same batches.)
 - :func:`masked_lm_loss`: cross-entropy at the chosen positions only.
 - :func:`fill_mask`: what the masked-LM head predicts at each ``[MASK]`` of a text, as Hugging
   Face's ``pipeline("fill-mask")``.
