@@ -674,6 +674,12 @@ def cases() -> list[Case]:
         expect="any",
         extra={"max_stderr": 600},
     )
+    add(
+        "imdb stats: an archive cut in its gzip trailer is called truncated",
+        ["imdb", "stats", "--data", "{case}/a.tar.gz"],
+        words=("truncated",),
+        setup=lambda p, c: (c / "a.tar.gz").write_bytes(p["data"].read_bytes()[:-12]),
+    )
     glove_stats = ["glove", "stats", "--glove", "{case}/glove.6B.50d.txt.gz", "--data", "{data}"]
     for name, words, setup in (
         ("a GloVe line that is not UTF-8", ("byte",), bad_glove),

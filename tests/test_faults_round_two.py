@@ -431,6 +431,16 @@ def test_messages_point_the_right_way(inputs, tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("cut", [0.5, 0.98])  # in the reviews; in the gzip trailer alone
+def test_a_truncated_imdb_archive_is_called_truncated(inputs, tmp_path, cut):
+    data = inputs["data"].read_bytes()
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    archive.write_bytes(data[: int(len(data) * cut)])
+    before = snapshot(tmp_path)
+    refused = run_cli("imdb", "stats", "--data", archive)
+    refused_intact(refused, tmp_path, before, "is truncated", "download aclImdb_v1.tar.gz again")
+
+
 def _interrupted(result) -> str:
     status, _, stderr = result
     lines = stderr.strip().splitlines()

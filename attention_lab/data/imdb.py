@@ -212,6 +212,19 @@ def _shuffled(items: list[tuple[str, bytes, int]]) -> tuple[list[bytes], np.ndar
     return texts, labels
 
 
+def _check_complete(archive: Path) -> None:
+    """Read a gzip archive to its end marker (EOFError if it is cut short): done once, when
+    the cache is built."""
+    import gzip
+
+    with archive.open("rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return
+    with gzip.open(archive, "rb") as stream:
+        while stream.read(1 << 24):
+            pass
+
+
 def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
     """Stream once through the tar archive and collect every review, per split."""
     found: dict[str, list[tuple[str, bytes, int]]] = {split: [] for split in SPLITS}
@@ -228,7 +241,14 @@ def _scan_archive(archive: Path) -> dict[str, tuple[list[bytes], np.ndarray]]:
                 text = handle.read() if handle is not None else b""
                 text = _check_utf8(f"{archive}: {member.name}", text).strip()
                 found[target[0]].append((member.name, text, target[1]))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        _check_complete(archive)  # tarfile takes a cut between two reviews for the end
+    except EOFError as err:
+        raise AttentionLabError(
+            f"the IMDb archive {archive} is truncated (its compressed data ends early, after "
+            f"{sum(map(len, found.values())):,} reviews): it is damaged or not a tar archive "
+            f"written whole; download aclImdb_v1.tar.gz again from {ARCHIVE_URL}"
+        ) from err
+    except (tarfile.TarError, zlib.error, OSError) as err:
         raise AttentionLabError(
             f"cannot read the IMDb archive {archive}: {' '.join(str(err).split())}. The file is "
             "damaged or not a tar "
