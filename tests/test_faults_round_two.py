@@ -370,22 +370,32 @@ def test_a_folder_where_a_file_belongs_is_one_line(inputs, tmp_path):
 
 
 def test_a_second_writer_is_refused_while_the_first_lives(inputs, tmp_path):
+    """The first writer is another process holding the folder's lock through the same code
+    (``folder_lock``); killed with SIGKILL, it leaves its lock behind."""
     run = tmp_path / "run"
     run.mkdir()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    holds = (
+        "import sys, time; from attention_lab.io import folder_lock, set_command\n"
+        "set_command('attention-lab finetune')\n"
+        "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    first = subprocess.Popen(
+        [sys.executable, "-c", holds, str(run)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
-        lock = {"pid": other.pid, "host": os.uname().nodename, "started_at": "T"}
-        (run / LOCK).write_text(json.dumps(lock))
+        assert first.stdout.readline() == "held\n"
         before = snapshot(tmp_path)
         line = refused_intact(run_cli(*finetune_args(inputs, run)), tmp_path, before, "locked")
-        assert str(other.pid) in line
+        assert f"attention-lab finetune (process {first.pid}" in line
     finally:
-        other.kill()
-        other.wait()
-    # the first writer was killed: its lock is named and taken over, and the run completes
+        first.kill()  # SIGKILL: no cleanup runs, the lock stays
+        first.wait()
+    assert (run / LOCK).is_file()
+    # the first writer is dead: its lock is named and taken over, and the run completes
     status, out, err = run_cli(*finetune_args(inputs, run))
     assert status == 0, err
-    assert f"stale lock of attention-lab (process {other.pid}" in out
+    assert f"stale lock of attention-lab finetune (process {first.pid}" in out
     assert not (run / LOCK).exists() and json.loads((run / "run.json").read_text())["result"]
 
 
