@@ -62,7 +62,7 @@ def test_heads_return_unbounded_logits():
         assert logits.shape == (4, 2) and logits.min() < -1.0 and logits.max() > 1.0
         assert head_name(model) == head
     with pytest.raises(AttentionLabError, match="unknown head"):
-        build_classifier("lstm", tiny_config())
+        build_classifier("attention", tiny_config())
 
 
 def test_freezing_leaves_only_the_head_trainable_and_unfreezing_restores_it():

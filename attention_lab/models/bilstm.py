@@ -7,6 +7,10 @@ cross-entropy and Adam, reporting accuracy, precision and recall. Three modes:
 - ``frozen``: GloVe weights, ``trainable=False`` (feature extraction; the chapter: 82.82%);
 - ``finetune``: GloVe weights, ``trainable=True`` (fine-tuning; the chapter: 87.1%);
 - ``scratch``: random embeddings learned from the task (the previous chapter's baseline).
+
+``embedding_dropout`` > 0 puts a ``Dropout`` between the ``Embedding`` and the first LSTM (the
+chapter's suggestion against the fine-tuned model's over-fitting; issue 33): whole embedding
+values are dropped during training, the mask of padding passes through it.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ def build_bilstm_classifier(
     embedding_dim: int = 50,
     rnn_units: int = 64,
     max_len: int | None = 150,
+    embedding_dropout: float = 0.0,
 ) -> keras.Model:
     """The chapter's ``build_model_bilstm``; ``embedding_matrix`` is required unless scratch."""
     if mode not in MODES:
         raise AttentionLabError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if not 0.0 <= embedding_dropout < 1.0:
+        raise AttentionLabError(f"the embedding dropout must be in [0, 1), got {embedding_dropout}")
     if mode != "scratch":
         if embedding_matrix is None:
             raise AttentionLabError(f"mode {mode!r} needs the GloVe embedding matrix")
@@ -45,6 +52,8 @@ def build_bilstm_classifier(
     x = embedding(token_ids)  # (batch, max_len, embedding_dim), mask where id == 0
     if mode != "scratch":
         embedding.set_weights([embedding_matrix.astype("float32")])
+    if embedding_dropout > 0:
+        x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
     x = keras.layers.Bidirectional(
         keras.layers.LSTM(rnn_units, return_sequences=True, dropout=0.5), name="bilstm_1"
     )(x)  # (batch, max_len, 2 * rnn_units)
