@@ -36,7 +36,14 @@ def register(subparsers) -> None:
         help="Hugging Face BERT folder or hub id, a folder from `attention-lab convert`, or "
         "a finetune --out folder to continue from (e.g. with --freeze-encoder)",
     )
-    parser.add_argument("--head", choices=("prebuilt", "custom"), required=True)
+    parser.add_argument(
+        "--head",
+        choices=("prebuilt", "custom", "lstm", "concat"),
+        required=True,
+        help="prebuilt, custom: on the pooled [CLS] output (sections 5, 6); lstm: an LSTM over "
+        "every token's output; concat: every token's output concatenated into Dense(200) (at "
+        "most 150 tokens): the chapter's closing suggestion",
+    )
     parser.add_argument("--out", required=True, help="run folder to write (or resume)")
     parser.add_argument(
         "--freeze-encoder",
@@ -125,6 +132,13 @@ def run(args) -> int:
                     f"--chapter sets --{key.replace('_', '-')} {value}; drop one of the two"
                 )
             setattr(args, key, value)
+    if args.head == "concat":
+        from attention_lab.models.bert_token_heads import CONCAT_SLOTS as slots
+
+        if args.max_len > slots:  # its first kernel has one row per token slot
+            raise AttentionLabError(
+                f"--head concat holds {slots} token slots; pass --max-len {slots} or less"
+            )
     training = TrainingConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,

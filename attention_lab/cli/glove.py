@@ -28,6 +28,7 @@ def register(subparsers) -> None:
         default="faithful",
         help="faithful: the chapter's encoder (lower-cased duplicates kept); clean: merged",
     )
+    _add_tokenizer_argument(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=run_stats)
 
@@ -67,6 +68,19 @@ def register(subparsers) -> None:
         action="store_true",
         help="continue the interrupted run in --out (given the settings it was started with)",
     )
+    _add_tokenizer_argument(train)
+    for flag, text in (
+        ("--embedding-dropout", "a Dropout of this rate between the embedding and the first "
+         "LSTM (0: none, the chapter's model)"),
+        ("--validation-split", "hold out this share of the training reviews (seeded) and score "
+         "it every epoch: choose settings on it, never on the test reviews"),
+    ):  # fmt: skip
+        train.add_argument(flag, type=finite(0, 1), default=0.0, help=text)
+    train.add_argument(
+        "--test-every-epoch",
+        action="store_true",
+        help="evaluate on the test reviews after every epoch (test_* in metrics.json)",
+    )
     train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     train.set_defaults(func=run_train)
 
@@ -76,6 +90,16 @@ def register(subparsers) -> None:
     evaluate.add_argument("--limit", type=at_least(1), help="use only the first N test reviews")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=run_evaluate)
+
+
+def _add_tokenizer_argument(parser) -> None:
+    parser.add_argument(
+        "--tokenizer",
+        choices=("tfds", "treebank"),
+        default="tfds",
+        help="tfds: the chapter's (split at every non-word character); treebank: Penn "
+        "Treebank style as GloVe spells it (do n't, ``, -- ...)",
+    )
 
 
 def _verbosity(args) -> int:
@@ -89,13 +113,14 @@ def _verbosity(args) -> int:
 def run_stats(args) -> int:
     from attention_lab.data.glove import build_embedding_matrix, load_glove
     from attention_lab.data.imdb import read_imdb
-    from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary
+    from attention_lab.data.treebank import make_encoder
 
     glove = load_glove(args.glove, dim=args.dim)
-    vocabulary, _ = build_vocabulary(read_imdb("train", args.data).texts)
-    encoder = TokenEncoder(vocabulary, lowercase=True, mode=args.encoder_mode)
+    texts = read_imdb("train", args.data).texts
+    encoder, _ = make_encoder(args.tokenizer, texts, args.encoder_mode)
     embedding = build_embedding_matrix(encoder, glove)
     report = {
+        "tokenizer": args.tokenizer,
         "glove_words": len(glove),
         "glove_dim": glove.dim,
         "skipped_lines": len(glove.skipped_lines),
@@ -133,6 +158,10 @@ def run_train(args) -> int:
         learning_rate=args.learning_rate,
         resume=args.resume,
         verbose=_verbosity(args),
+        tokenizer=args.tokenizer,
+        embedding_dropout=args.embedding_dropout,
+        validation_split=args.validation_split,
+        test_every_epoch=args.test_every_epoch,
     )
     if args.json:
         print(json.dumps(metrics))

@@ -83,6 +83,8 @@ ARCHITECTURES = {
     "bert": "BertModel",
     "prebuilt": "BertForSequenceClassification",
     "custom": "BertModel",  # the encoder loads in transformers; the custom head has no class
+    "lstm": "BertModel",  # issue 33's heads over every token: no class either
+    "concat": "BertModel",
     "pretraining": "BertForPreTraining",
     "masked-lm": "BertForMaskedLM",
 }

@@ -51,6 +51,12 @@ HEAD_MODULES = {
         "head_dense": lambda model: model.head_dense,
         "logits": lambda model: model.logits,
     },
+    # Issue 33's heads over every token (models/bert_token_heads.py): Keras names, no HF class.
+    "lstm": {"head_lstm": lambda model: model.head_lstm.cell, "logits": lambda model: model.logits},
+    "concat": {
+        "head_dense": lambda model: model.head_dense,
+        "logits": lambda model: model.logits,
+    },
     "masked-lm": MASKED_LM_MODULES,
     "pretraining": {
         **MASKED_LM_MODULES,
@@ -71,6 +77,12 @@ PARAMETERS = {
     keras.layers.Dense: {"weight": ("kernel", True), "bias": ("bias", False)},
     keras.layers.LayerNormalization: {"weight": ("gamma", False), "bias": ("beta", False)},
     keras.layers.Embedding: {"weight": ("embeddings", False)},
+    # Keras's own layout (gates i, f, c, o), under Keras's names: no Hugging Face module has it.
+    keras.layers.LSTMCell: {
+        "kernel": ("kernel", False),
+        "recurrent_kernel": ("recurrent_kernel", False),
+        "bias": ("bias", False),
+    },
 }
 
 # Buffers that Hugging Face saves beside the parameters; they hold no learned values.

@@ -35,7 +35,8 @@ from attention_lab.data.glove import (
     load_glove,
 )
 from attention_lab.data.imdb import read_imdb, resolve_imdb_source
-from attention_lab.data.text_encoder import TokenEncoder, build_vocabulary, encode_and_pad
+from attention_lab.data.text_encoder import TokenEncoder, encode_and_pad
+from attention_lab.data.treebank import encoder_for, make_encoder
 from attention_lab.errors import AttentionLabError, CheckpointError, check_at_least_one
 from attention_lab.io import (
     atomic_directory,
@@ -52,6 +53,13 @@ MAX_LEN = 4096
 METRICS_FILE = "metrics.json"
 # What the user chooses; a resumed run must be given the same (and the same data, below).
 CHOSEN = ("mode", "epochs", "truncate", "encoder_mode", "max_len", "limit", "seed", "learning_rate")
+# Chosen too (issue 33's exercises), with the value a run recorded before they existed.
+EXERCISE_OPTIONS = {
+    "tokenizer": "tfds",
+    "embedding_dropout": 0.0,
+    "validation_split": 0.0,
+    "test_every_epoch": False,
+}
 
 
 @dataclass
@@ -73,6 +81,7 @@ def prepare_imdb_glove(
     truncate: str = "last",
     encoder_mode: str = "faithful",
     limit: int | None = None,
+    tokenizer: str = "tfds",
 ) -> PreparedData:
     """Vocabulary over the train split (its first ``limit`` reviews if given), encode, pad.
 
@@ -84,8 +93,7 @@ def prepare_imdb_glove(
     train, test = read_imdb("train", source=source), read_imdb("test", source=source)
     train_texts, y_train = train.texts[:limit], train.labels[:limit]  # [:None]: all of it
     test_texts, y_test = test.texts[:limit], test.labels[:limit]
-    vocabulary, max_tokens = build_vocabulary(train_texts)
-    encoder = TokenEncoder(vocabulary, lowercase=True, mode=encoder_mode)
+    encoder, max_tokens = make_encoder(tokenizer, train_texts, encoder_mode)
     x_train = encode_and_pad(encoder, train_texts, max_len, truncate)
     x_test = encode_and_pad(encoder, test_texts, max_len, truncate)
     embedding = None
@@ -164,9 +172,9 @@ def _saved_metrics(out: Path) -> dict | None:
 
 def _differences(saved: dict, wanted: dict, keys) -> list[str]:
     return [
-        f"{key} {wanted[key]!r} here, {saved.get(key)!r} in the run"
+        f"{key} {wanted[key]!r} here, {saved.get(key, EXERCISE_OPTIONS.get(key))!r} in the run"
         for key in keys
-        if saved.get(key) != wanted[key]
+        if saved.get(key, EXERCISE_OPTIONS.get(key)) != wanted[key]
     ]
 
 
@@ -187,7 +195,7 @@ def _check_out(out: Path, chosen: dict, resume: bool) -> dict | None:
     if saved is None and resume:
         raise AttentionLabError(f"nothing to resume in {out}: it holds no `glove train` run")
     if saved is not None:
-        changed = _differences(saved, chosen, CHOSEN)
+        changed = _differences(saved, chosen, chosen)
         if changed:
             raise AttentionLabError(
                 f"cannot resume {out}: the settings differ ({'; '.join(changed)}); pass the "
@@ -211,6 +219,10 @@ def train_bilstm(
     resume: bool = False,
     verbose: int = 2,
     callbacks=(),
+    tokenizer: str = "tfds",
+    embedding_dropout: float = 0.0,
+    validation_split: float = 0.0,
+    test_every_epoch: bool = False,
 ) -> dict:
     """Train one mode for ``epochs`` epochs, evaluate on the test split, write ``out_dir``.
 
@@ -220,6 +232,12 @@ def train_bilstm(
     ``seed`` and the epoch alone, so a resumed run ends where an unkilled one does.
     ``callbacks``: more Keras callbacks, called after the one that saves each epoch. Returns
     the dictionary written to ``metrics.json``.
+
+    Issue 33's exercises: ``tokenizer`` ``"treebank"`` (:mod:`attention_lab.data.treebank`);
+    ``embedding_dropout``, a Dropout between the embedding and the first LSTM;
+    ``validation_split``, that share of the training reviews (drawn with ``seed``) held out
+    and scored after every epoch (``val_*`` in the history: choose settings on it, never on
+    the test reviews); ``test_every_epoch``, the test figures after every epoch (``test_*``).
     """
     import keras
 
@@ -239,6 +257,8 @@ def train_bilstm(
     if not math.isfinite(learning_rate) or not learning_rate > 0:
         raise AttentionLabError(f"--learning-rate must be positive, got {learning_rate}")
     check_at_least_one("--limit", limit)
+    if not 0.0 <= validation_split < 1.0:
+        raise AttentionLabError(f"--validation-split must be in [0, 1), got {validation_split}")
     if mode != "scratch" and glove_path is None:
         raise AttentionLabError(f"mode {mode!r} needs GloVe vectors: pass --glove PATH")
     out = Path(out_dir)
@@ -251,23 +271,43 @@ def train_bilstm(
         limit=limit,
         seed=seed,
         learning_rate=learning_rate,
+        tokenizer=tokenizer,
+        embedding_dropout=embedding_dropout,
+        validation_split=validation_split,
+        test_every_epoch=test_every_epoch,
     )
     paths = [p for p in (data, glove_path) if isinstance(p, (str, os.PathLike))]
     check_separate(out, *paths)  # --out never is, holds or lies in an input file
     saved = _check_out(out, chosen, resume)
     started = time.perf_counter()
     prepared = prepare_imdb_glove(
-        data, glove_path if mode != "scratch" else None, max_len, truncate, encoder_mode, limit
+        data,
+        glove_path if mode != "scratch" else None,
+        max_len,
+        truncate,
+        encoder_mode,
+        limit,
+        tokenizer,
     )
+    validation = None
+    if validation_split > 0:  # held out of training, drawn with the seed
+        order = np.random.default_rng(seed).permutation(len(prepared.y_train))
+        held = order[: round(validation_split * len(order))]
+        kept = np.sort(order[len(held) :])
+        validation = (prepared.x_train[held], prepared.y_train[held])
+        prepared.x_train, prepared.y_train = prepared.x_train[kept], prepared.y_train[kept]
     encoder = prepared.encoder
     keras.utils.set_random_seed(seed)
     matrix = prepared.embedding.matrix if prepared.embedding is not None else None
-    model = build_bilstm_classifier(encoder.vocab_size, mode, matrix, max_len=max_len)
+    model = build_bilstm_classifier(
+        encoder.vocab_size, mode, matrix, max_len=max_len, embedding_dropout=embedding_dropout
+    )
     compile_bilstm(model, learning_rate)
     settings = {
         **chosen,
         "train_reviews": len(prepared.y_train),
         "test_reviews": len(prepared.y_test),
+        "validation_reviews": 0 if validation is None else len(validation[1]),
         "vocab_size": encoder.vocab_size,
         "max_tokens": prepared.max_tokens,
         "empty_reviews": prepared.empty_reviews,
@@ -282,7 +322,8 @@ def train_bilstm(
         with atomic_directory(out, overwrite=True, writer="glove train") as tmp:
             atomic_write_text(tmp / "vocab.txt", "\n".join(encoder.vocab_list))
             encoder_config = {"mode": encoder_mode, "lowercase": True, "max_len": max_len}
-            atomic_write_json(tmp / "encoder.json", {**encoder_config, "truncate": truncate})
+            encoder_config.update(truncate=truncate, tokenizer=tokenizer)
+            atomic_write_json(tmp / "encoder.json", encoder_config)
             atomic_write_json(tmp / METRICS_FILE, metrics, indent=2)
     else:
         changed = _differences(saved, settings, settings)
@@ -301,6 +342,8 @@ def train_bilstm(
 
     order = tf.Variable(0, dtype=tf.int64, trainable=False)  # the epoch the batches are for
 
+    test_batches = _batches(prepared.x_test, prepared.y_test)
+
     class EpochRecorder(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             order.assign(epoch)
@@ -310,6 +353,9 @@ def train_bilstm(
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 1)}
             row.update({key: float(value) for key, value in (logs or {}).items()})
+            if test_every_epoch:
+                scores = self.model.evaluate(test_batches, return_dict=True, verbose=0)
+                row.update({f"test_{key}": float(value) for key, value in scores.items()})
             metrics["history"].append(row)
             with atomic_file(out / "model.keras") as tmp:
                 self.model.save(tmp)
@@ -319,13 +365,12 @@ def train_bilstm(
         _batches(prepared.x_train, prepared.y_train, shuffle_seed=seed, epoch=order),
         epochs=epochs,
         initial_epoch=initial_epoch,
+        validation_data=None if validation is None else _batches(*validation),
         callbacks=[EpochRecorder(), *callbacks],
         shuffle=False,  # the dataset reshuffles itself, seeded; Keras cannot shuffle a tf.data
         verbose=verbose,
     )
-    results = model.evaluate(
-        _batches(prepared.x_test, prepared.y_test), return_dict=True, verbose=verbose
-    )
+    results = model.evaluate(test_batches, return_dict=True, verbose=verbose)
     _plot_curves(metrics["history"], results, out / "curves.png")
     metrics["test"] = {key: float(value) for key, value in results.items()}
     atomic_write_json(out / METRICS_FILE, metrics, indent=2)
@@ -347,9 +392,10 @@ def evaluate_bilstm(model_dir, data=None, limit: int | None = None, verbose: int
     try:
         config = json.loads((model_dir / "encoder.json").read_text(encoding="utf-8"))
         vocabulary = (model_dir / "vocab.txt").read_text(encoding="utf-8").split("\n")
-        encoder = TokenEncoder(vocabulary, lowercase=config["lowercase"], mode=config["mode"])
+        tokenizer = config.get("tokenizer", "tfds")  # runs written before issue 33: tfds
+        encoder = encoder_for(tokenizer, vocabulary, config["mode"], config["lowercase"])
         max_len, truncate = config["max_len"], config["truncate"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise CheckpointError(
             f"{model_dir}: encoder.json or vocab.txt is damaged ({type(err).__name__}: {err}); "
             "train the run again with `attention-lab glove train`"
