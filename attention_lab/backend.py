@@ -7,7 +7,9 @@ differs between the backends, and is needed outside of ``model.fit``, lives here
 - :func:`compile_function`: a function compiled for the backend, with or without XLA
   (TensorFlow: ``tf.function``, XLA with ``jit_compile=True``; JAX: ``jax.jit``, which is
   always XLA; PyTorch: eager, or ``torch.compile``);
-- :func:`accelerator`: ``"gpu"`` when the backend sees a GPU, else ``"cpu"``.
+- :func:`accelerator`: ``"gpu"`` when the backend sees a GPU, else ``"cpu"``;
+- :func:`value_and_gradients`: a loss of a model's outputs and its gradient for every trainable
+  weight (TensorFlow's ``GradientTape``, ``jax.value_and_grad``, ``torch.autograd.grad``).
 
 Each backend's own module is imported only inside the branch that uses it.
 """
@@ -64,3 +66,31 @@ def accelerator() -> str:
 
         return "gpu" if torch.cuda.is_available() else "cpu"
     return "cpu"
+
+
+def value_and_gradients(model, loss_of: Callable, inputs: dict) -> tuple[object, list]:
+    """``loss_of(model(inputs))`` in inference mode, and its gradient for each of
+    ``model.trainable_variables`` in that order, as dense tensors of the backend."""
+    variables = model.trainable_variables
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = loss_of(model(inputs, training=False))
+        # an embedding lookup gives IndexedSlices; a tied decoder adds a dense part
+        return value, [tf.convert_to_tensor(g) for g in tape.gradient(value, variables)]
+    if backend == "jax":
+        import jax
+
+        frozen = [v.value for v in model.non_trainable_variables]
+
+        def of_weights(trainable):
+            outputs, _ = model.stateless_call(trainable, frozen, inputs, training=False)
+            return loss_of(outputs)
+
+        return jax.value_and_grad(of_weights)([v.value for v in variables])
+    import torch
+
+    value = loss_of(model(inputs, training=False))
+    return value, list(torch.autograd.grad(value, [v.value for v in variables]))

@@ -171,30 +171,9 @@ def _backward(model, arch: str, inputs: dict, labels: dict):
     """The loss and the gradients of ``model.trainable_variables``, on the active backend."""
     from attention_lab import backend
 
-    variables = model.trainable_variables
     inputs = {k: keras.ops.convert_to_tensor(v) for k, v in inputs.items()}
     labels = {k: keras.ops.convert_to_tensor(v) for k, v in labels.items()}
-    if backend.name() == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            value = loss(arch, model(inputs, training=False), labels)
-        # the word embeddings' lookup gives IndexedSlices; the tied decoder adds a dense part
-        return value, [tf.convert_to_tensor(g) for g in tape.gradient(value, variables)]
-    if backend.name() == "jax":
-        import jax
-
-        frozen = [v.value for v in model.non_trainable_variables]
-
-        def of_weights(trainable):
-            outputs, _ = model.stateless_call(trainable, frozen, inputs, training=False)
-            return loss(arch, outputs, labels)
-
-        return jax.value_and_grad(of_weights)([v.value for v in variables])
-    import torch
-
-    value = loss(arch, model(inputs, training=False), labels)
-    return value, list(torch.autograd.grad(value, [v.value for v in variables]))
+    return backend.value_and_gradients(model, lambda outputs: loss(arch, outputs, labels), inputs)
 
 
 def our_gradients(model, inputs: dict, labels: dict) -> tuple[float, dict[str, np.ndarray]]:
