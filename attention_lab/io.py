@@ -12,7 +12,9 @@ a whole one, and no command replaces a folder it did not write:
   project wrote it;
 - :func:`check_separate`: refuse an output folder that is, contains or lies inside an input;
 - :func:`check_output_file`: refuse a single output file (a figure, a page) that would land in
-  a model or run folder or on an input.
+  a model or run folder or on an input;
+- :func:`claim_folder`: a folder a script fills and comes back to (a benchmark's results, a
+  study's cells): new or empty and then marked, or ours by its marker.
 
 Ownership is by proof, not by a file name. A folder that ``atomic_directory(..., writer=...)``
 wrote carries the marker file ``.attention_lab`` (JSON: the format, what wrote it, the command,
@@ -200,6 +202,22 @@ def read_marker(folder: str | os.PathLike) -> dict | None:
     return None
 
 
+def as_path(value, what: str = "path", error=AttentionLabError) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, or one line saying that it is not a path (the
+    Python API's callers get this instead of a ``TypeError`` from deep inside ``pathlib``)."""
+    if isinstance(value, (str, os.PathLike)) and str(value) != "":
+        return Path(value)
+    raise error(
+        f"{what} must be a path (a str or os.PathLike) and not empty, got {type(value).__name__} "
+        f"{_short_repr(value)}"
+    )
+
+
+def _short_repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _holds(outer: Path, inner: Path) -> bool:
     return inner == outer or outer in inner.parents
 
@@ -207,11 +225,12 @@ def _holds(outer: Path, inner: Path) -> bool:
 def check_separate(out: str | os.PathLike, *sources: str | os.PathLike | None) -> None:
     """Refuse an output folder that is, contains or lies inside one of ``sources``.
 
-    Writing there would replace or mix with the very files being read (``convert X --out X``).
+    Writing there would replace or mix with the very files being read (``convert X --out X``);
+    a source that is not a path (None, vectors already read) is skipped.
     """
     out_path = Path(out).expanduser().resolve()
     for source in sources:
-        if source is None:
+        if not isinstance(source, (str, os.PathLike)):  # None, or data already in memory
             continue
         source_path = Path(source).expanduser().resolve()
         if _holds(out_path, source_path) or _holds(source_path, out_path):
@@ -258,7 +277,7 @@ def check_destination(
     """What :func:`atomic_directory` checks first, for commands that check before they load:
     ``dest`` is not an input, and is new, or ``overwrite`` is given and the rule lets it be
     replaced. Without ``overwrite`` the message suggests it only where it would be accepted."""
-    dest = Path(dest)
+    dest = as_path(dest, "the output folder")
     check_separate(dest, *inputs)
     if not dest.exists() and not dest.is_symlink():
         return
@@ -288,7 +307,7 @@ def atomic_directory(
     ``inputs``: what the command reads, which ``dest`` may not be, hold or lie in. On any
     exception the temporary folder is removed and ``dest`` is left as it was.
     """
-    dest = Path(dest)
+    dest = as_path(dest, "the output folder")
     check_destination(dest, overwrite, is_ours, inputs)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(dest, directory=True)
@@ -306,6 +325,39 @@ def atomic_directory(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def claim_folder(folder: str | os.PathLike, writer: str, inputs: tuple = ()) -> Path:
+    """Make ``folder`` a folder that ``writer`` writes into and comes back to (a benchmark's
+    results, a study's cells), or refuse it: a new or empty folder is created and marked; one
+    with our marker is written into as it is; anything else (a user's folder, a run folder, a
+    file, the current folder or a root, one of ``inputs``) is refused and left as it is.
+    Returns ``folder`` as a path."""
+    folder = as_path(folder, "the output folder")
+    check_separate(folder, *inputs)
+    resolved = folder.expanduser().resolve()
+    if _holds(resolved, Path.cwd().resolve()) or resolved == Path(resolved.anchor):
+        raise AttentionLabError(
+            f"{folder} is the current folder, holds it or is a file system's root; pass a "
+            "new folder"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise AttentionLabError(f"{folder} exists and is not a folder; pass a folder")
+    if folder.is_dir() and read_marker(folder) is None:
+        if (folder / RUN_FILE).exists():
+            raise AttentionLabError(
+                f"{folder} holds a fine-tuning or pre-training run ({RUN_FILE}); it is left "
+                "as it is. Pass a new folder"
+            )
+        if any(p.name != LOCK for p in folder.iterdir()):
+            raise AttentionLabError(
+                f"{folder} exists and was not written by attention_lab (it has no "
+                f"{MARKER} marker); it is left as it is. Pass a new folder, or move it away"
+            )
+    if read_marker(folder) is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_marker(folder, writer)
+    return folder
 
 
 def _is_folder_of_ours(folder: Path) -> bool:

@@ -54,7 +54,7 @@ import time
 from pathlib import Path
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.io import atomic_write_json, atomic_write_text
+from attention_lab.io import atomic_write_json, atomic_write_text, claim_folder
 from benchmarks.imdb_runs import DATA, minilm
 from benchmarks.machine import cpu_info, load_average, utc_now
 
@@ -144,8 +144,10 @@ def check(args) -> None:
         raise AttentionLabError(f"--model {args.model} has no config.json; pass a BERT folder")
     if not Path(args.data).exists():
         raise AttentionLabError(f"--data {args.data} does not exist; pass aclImdb_v1.tar.gz")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise AttentionLabError(f"--out {args.out} is a file; pass a folder")
+    # Last, so that a refused race leaves nothing: a new or empty folder (then marked), or
+    # an earlier race's folder by its .attention_lab marker; a user's folder, a model or run
+    # folder, or an input is refused (attention_lab.io.claim_folder).
+    claim_folder(args.out, "finetune_race", inputs=(args.model, args.data))
 
 
 def training_reviews(reviews: int) -> int:

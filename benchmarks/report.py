@@ -74,6 +74,21 @@ LIMITS = """\
 """
 
 
+def check_outputs(out) -> None:
+    """Refuse an ``--out`` under which the three outputs may not land, before anything is
+    measured (:func:`attention_lab.io.check_output_file`): a file where the folder belongs, or
+    a model or run folder (its files stay as written). ``--render docs/benchmarks.json --out
+    docs`` rewrites the run's own outputs from that file, as documented: allowed."""
+    from attention_lab.errors import AttentionLabError
+    from attention_lab.io import check_output_file
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AttentionLabError(f"--out {out} is a file; pass a folder for benchmarks.*")
+    for name in ("benchmarks.json", "benchmarks.md", CHART_NAME):
+        check_output_file(out / name)
+
+
 def write_all(results: dict, out: Path) -> list[Path]:
     out = Path(out)
     json_path, md_path, png_path = (

@@ -279,9 +279,24 @@ def run(args, argv: list[str], save=lambda results: None) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    from attention_lab.errors import AttentionLabError, describe_os_error
     from benchmarks.report import write_all
 
     out = Path(args.out)
+    try:
+        return _main(args, argv, out, write_all)
+    except AttentionLabError as err:  # one line, before anything is measured
+        print(f"python -m benchmarks: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only --out: one line
+        print(f"python -m benchmarks: error: {describe_os_error(err)}", file=sys.stderr)
+        return 2
+
+
+def _main(args, argv, out: Path, write_all) -> int:
+    from benchmarks.report import check_outputs
+
+    check_outputs(out)
     if args.render:
         from benchmarks.report import merge_runs
 

@@ -16,6 +16,10 @@ initialisation seeded by ``s`` (:func:`attention_lab.training.pretrain.write_ran
 An evaluated cell is skipped; an interrupted one resumes (``finetune`` run again on its folder
 continues from its last backup), so the driver can be started again after any interruption.
 
+``ROOT`` is a folder of ours (:func:`attention_lab.io.claim_folder`): new or empty, then
+marked ``.attention_lab``, or an earlier study's by that marker; a user's folder is refused
+before anything runs.
+
 ``ROOT/results.json`` collects every evaluated cell's test accuracy and, per budget, each arm's
 mean, standard deviation and 95% confidence interval (Student's t on the seeds), and the
 difference of the means with **Welch's t-test** (unequal variances): its 95% confidence
@@ -357,15 +361,26 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true", help="the markdown table of results")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    if args.fast:
-        study = fast_study(root)
-    else:
+    if not args.fast:
         if args.pretrained is None:
             parser.error("pass --pretrained (the folder of `attention-lab pretrain`) or --fast")
         pretrained = Path(args.pretrained)
         record = pretrained / "run.json"
         if not record.is_file() or json.loads(record.read_text())["status"] != "complete":
             parser.error(f"{pretrained} is not a finished pretrain run folder")
+    if args.fast or not args.list:  # it writes into ROOT (--table: results.json): ours only
+        from attention_lab.errors import AttentionLabError
+        from attention_lab.io import claim_folder
+
+        inputs = () if args.fast else (args.pretrained, args.data)
+        try:
+            claim_folder(root, "transfer_study", inputs=inputs)
+        except AttentionLabError as err:
+            print(f"transfer_study: error: {err}", file=sys.stderr)
+            return 2
+    if args.fast:
+        study = fast_study(root)
+    else:
         study = Study(root, pretrained, args.data, tuple(args.budgets), tuple(args.seeds),
                       args.epochs, args.max_len)  # fmt: skip
     if args.list:

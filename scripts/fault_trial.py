@@ -64,6 +64,7 @@ class Case:
     stdin: bytes | None = None
     output: str | None = None  # a success case's output path (excluded from "lost")
     isolated: bool = False  # in a child process of 6 GB address space and 120 s: may hang
+    main: str | None = None  # "module:function" run instead of attention-lab (a script)
     extra: dict = field(default_factory=dict)
 
 
@@ -127,6 +128,15 @@ def tiny_finetune(paths, out, *extra) -> list[str]:
         "finetune", "--model", str(paths["hf"]), "--data", str(paths["data"]), "--out", str(out),
         "--head", "prebuilt", "--epochs", "1", "--batch-size", "8", "--learning-rate", "1e-3",
         "--no-progress", "--precision", "float32", "--max-len", "16", "--limit", "24", *extra,
+    ]  # fmt: skip
+
+
+def tiny_pretrain(out, *extra, vocab="{hf}") -> list[str]:
+    return [
+        "pretrain", "--vocab", vocab, "--data", "{texts}", "--out", out, "--layers", "1",
+        "--hidden", "16", "--heads", "2", "--intermediate", "32", "--max-positions", "32",
+        "--max-len", "16", "--steps", "2", "--eval-every", "1", "--batch-size", "4",
+        "--holdout", "4", "--precision", "float32", "--no-progress", *extra,
     ]  # fmt: skip
 
 
@@ -655,6 +665,20 @@ def cases() -> list[Case]:
         setup=locked_run(alive=False),
         output="run",
     )
+    add(
+        "pretrain while another pretrain holds --out",
+        tiny_pretrain("{case}/run"),
+        words=("lock",),
+        setup=locked_run(alive=True),
+        extra={"live_process": True},
+    )
+    add(
+        "pretrain on --out with a stale lock (taken over)",
+        tiny_pretrain("{case}/run"),
+        expect="ok",
+        setup=locked_run(alive=False),
+        output="run",
+    )
     # 8. messages
     add(
         "convert ./no/such/folder: a missing local path, not a hub id",
@@ -729,6 +753,75 @@ def cases() -> list[Case]:
         ["seq2seq", "compare", "--checkpoint", "{case}/copy", "--out", "{case}/copy/lengths.png"],
         setup=copy_of("s2s"),
     )
+    # pretrain (issue 29, round two's remainder): its folder under the rule, values at parse time
+    for option, value in (
+        ("--learning-rate", "inf"),
+        ("--warmup", "2"),
+        ("--weight-decay", "nan"),
+        ("--clipnorm", "-1"),
+        ("--mask-rate", "nan"),
+        ("--steps", "0"),
+        ("--layers", "0"),
+        ("--checkpoint-every", "-1"),
+    ):
+        add(f"pretrain {option} {value}", tiny_pretrain("{case}/pre", option, value),
+            words=(option,))  # fmt: skip
+    add(
+        "pretrain --out a user folder",
+        tiny_pretrain("{case}/mine"),
+        words=("left as it is",),
+        setup=lambda p, c: user_folder(c / "mine", ("config.json", b"{}")),
+    )
+    add("pretrain --out a finished fine-tuning run", tiny_pretrain(run), words=("finished run",))
+    add(
+        "pretrain --out its own --vocab folder",
+        tiny_pretrain("{case}/hf", vocab="{case}/hf"),
+        words=("overlaps",),
+        setup=hf_variant(),
+    )
+    add(
+        "Ctrl-C during pretrain says that rerunning resumes",
+        tiny_pretrain("{case}/pre"),
+        expect="interrupt",
+        words=("resume",),
+        fault="interrupt:attention_lab.training.pretrain._fit",
+        output="pre",
+    )
+    # the scripts' output folders: benchmarks, the race, the transfer study, Jain & Wallace
+    bench, race = "benchmarks.run:main", "benchmarks.finetune_race:main"
+    race_args = ["--quick", "--model", hf, "--data", "{data}", "--out"]
+    mine = lambda p, c: user_folder(c / "mine")  # noqa: E731
+    add("python -m benchmarks --out a fine-tuning run", ["--quick", "--out", run],
+        words=("run folder",), main=bench)  # fmt: skip
+    add("python -m benchmarks --out a file", ["--quick", "--out", "{case}/notes.txt"],
+        words=("is a file",), main=bench, setup=text_file("notes.txt", b"mine"))  # fmt: skip
+    add("finetune_race --out a user folder", [*race_args, "{case}/mine"],
+        words=("marker",), main=race, setup=mine)  # fmt: skip
+    add("finetune_race --out a fine-tuning run", [*race_args, run],
+        words=("run.json",), main=race)  # fmt: skip
+    add("finetune_race --out its own --model folder", [*race_args, hf],
+        words=("overlaps",), main=race)  # fmt: skip
+    add("transfer_study --root a user folder", ["--fast", "--root", "{case}/mine"],
+        words=("not written by",), main="benchmarks.transfer_study:main", setup=mine)  # fmt: skip
+    jain = "attention_lab.interpret.jain_wallace:main"
+    jain_args = ["--data", "{data}", "--quick", "--overwrite", "--out"]
+    forged = json.dumps({"format": "attention_lab.jain_wallace/1"}).encode()
+    add(
+        "jain_wallace --overwrite a folder with a forged results.json",
+        [*jain_args, "{case}/mine", "--glove", "{glove}"],
+        words=("not written by",),
+        main=jain,
+        setup=lambda p, c: user_folder(c / "mine", ("results.json", forged)),
+    )
+    add(
+        "jain_wallace --overwrite its own --glove folder",
+        [*jain_args, "{case}/g", "--glove", "{case}/g/glove.6B.50d.txt.gz"],
+        words=("overlaps",),
+        main=jain,
+        setup=lambda p, c: (c / "g").mkdir() or shutil.copy(p["glove"], c / "g"),
+    )
+    add("jain_wallace --overwrite a fine-tuning run", [*jain_args, run, "--glove", "{glove}"],
+        words=("never replaces",), main=jain)  # fmt: skip
     # what works stays working
     add("convert to a new folder", ["convert", hf, "--out", "{case}/new"], "ok", output="new")
     add(
@@ -754,6 +847,7 @@ def cases() -> list[Case]:
         "ok",
         output="tok",
     )
+    add("pretrain to a new folder", tiny_pretrain("{case}/pre"), "ok", output="pre")
     return case_list
 
 
@@ -831,6 +925,26 @@ def _limited(args: list[str]) -> tuple[int, str, str] | None:
     return done.returncode, done.stdout, stderr
 
 
+def run_main(target: str, args: list[str]) -> tuple[int, str, str]:
+    """``module:function`` (a script's ``main(argv)``) on ``args`` in this process, as
+    ``run_cli`` runs ``attention-lab``: ``(exit status, stdout, stderr)``."""
+    import importlib
+    import traceback
+
+    module, function = target.split(":")
+    main = getattr(importlib.import_module(module), function)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(args)
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:
+            traceback.print_exc()
+            status = 1
+    return status, out.getvalue(), err.getvalue()
+
+
 def run_case(case: Case, paths: dict, root: Path) -> tuple[str, tuple]:
     case_dir = Path(tempfile.mkdtemp(prefix="case-", dir=root / "cases"))
     sleeper = None
@@ -846,7 +960,7 @@ def run_case(case: Case, paths: dict, root: Path) -> tuple[str, tuple]:
             result = _limited(args)
         else:
             with injected(case.fault), standard_input(case.stdin):
-                result = run_cli(*args)
+                result = run_main(case.main, args) if case.main else run_cli(*args)
         after = snapshot(root)
     finally:
         if sleeper is not None:

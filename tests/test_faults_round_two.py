@@ -40,6 +40,16 @@ def finetune_args(inputs, out, *extra):
     )  # fmt: skip
 
 
+def pretrain_args(inputs, out, *extra):
+    """A pre-training of a one-block BERT on the trial's 40 texts: a few seconds."""
+    return (
+        "pretrain", "--vocab", inputs["hf"], "--data", inputs["texts"], "--out", out,
+        "--layers", "1", "--hidden", "16", "--heads", "2", "--intermediate", "32",
+        "--max-positions", "32", "--max-len", "16", "--steps", "2", "--eval-every", "1",
+        "--batch-size", "4", "--holdout", "4", "--precision", "float32", "--no-progress", *extra,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("inputs")
@@ -125,6 +135,60 @@ def test_our_folders_are_replaced_and_old_ones_only_when_their_hash_verifies(inp
     before = snapshot(tmp_path)
     refused = run_cli("convert", inputs["hf"], "--out", ours, "--overwrite")
     refused_intact(refused, tmp_path, before, "not written by attention_lab")
+
+
+def one_line(status, stderr, prefix, *words):
+    """What assert_refused checks, for the scripts outside ``attention-lab`` (``prefix``)."""
+    lines = stderr.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith(f"{prefix}: error: "), lines[0]
+    for word in words:
+        assert word in lines[0], f"{word!r} not in the message: {lines[0]}"
+
+
+def test_jain_wallace_overwrite_follows_the_shared_rule(inputs, tmp_path, capsys):
+    from attention_lab.interpret import jain_wallace
+
+    forged = user_folder(tmp_path / "forged")  # its own results.json check once accepted this
+    (forged / "results.json").write_text(json.dumps({"format": jain_wallace.FORMAT}))
+    glove = tmp_path / "glove"
+    glove.mkdir()
+    shutil.copy(inputs["glove"], glove)
+    before = snapshot(tmp_path)
+    for out, words in (
+        (forged, "not written by attention_lab"),
+        (glove, "overlaps the input"),
+        (inputs["run"], "never replaces a run"),
+    ):
+        args = ["--glove", str(glove / inputs["glove"].name), "--out", str(out), "--overwrite"]
+        status = jain_wallace.main([*args, "--data", str(inputs["data"]), "--quick"])
+        one_line(status, capsys.readouterr().err, "jain_wallace", words)
+        assert snapshot(tmp_path) == before
+
+
+def test_benchmark_outputs_follow_the_shared_rule(inputs, tmp_path, capsys):
+    from benchmarks import finetune_race, transfer_study
+    from benchmarks import run as benchmarks_run
+
+    run, mine = tmp_path / "run", user_folder(tmp_path / "mine")
+    shutil.copytree(inputs["run"], run)
+    (tmp_path / "notes.txt").write_text("mine")
+    race = ["--quick", "--model", str(inputs["hf"]), "--data", str(inputs["data"])]
+    before = snapshot(tmp_path)
+    for main, args, prefix, words in (
+        (benchmarks_run.main, ["--quick", "--out", run], "python -m benchmarks", "run folder"),
+        (benchmarks_run.main, ["--out", tmp_path / "notes.txt"], "python -m benchmarks", "file"),
+        (finetune_race.main, [*race, "--out", mine], "finetune_race", "no .attention_lab"),
+        (finetune_race.main, [*race, "--out", run], "finetune_race", "holds a fine-tuning"),
+        (transfer_study.main, ["--fast", "--root", mine], "transfer_study", "not written by"),
+    ):
+        status = main([str(arg) for arg in args])
+        one_line(status, capsys.readouterr().err, prefix, words)
+        assert snapshot(tmp_path) == before
+    # a new folder is marked, and the next race writes into it again
+    finetune_race.check(finetune_race.parse_args([*race, "--out", str(tmp_path / "race")]))
+    assert json.loads((tmp_path / "race" / MARKER).read_text())["written_by"] == "finetune_race"
+    finetune_race.check(finetune_race.parse_args([*race, "--out", str(tmp_path / "race")]))
 
 
 def test_train_tokenizer_never_replaces_its_own_input(tmp_path):
@@ -226,21 +290,44 @@ def test_kernel_file_systems_are_one_line(inputs, tmp_path, place):
 # --- 3. bad values refused before anything is written -------------------------------------
 
 
+BAD_VALUES = {  # command: its arguments, and (option, value, message) it refuses before writing
+    "finetune": (
+        finetune_args,
+        [
+            ("--warmup", "2", "--warmup must be in [0, 1)"),
+            ("--warmup", "nan", "--warmup must be a finite number"),
+            ("--learning-rate", "inf", "--learning-rate must be a finite number"),
+            ("--learning-rate", "0", "--learning-rate must be positive"),
+            ("--weight-decay", "nan", "--weight-decay must be a finite number"),
+            ("--weight-decay", "-1", "--weight-decay must be >= 0"),
+            ("--clipnorm", "-1", "--clipnorm must be >= 0"),
+            ("--checkpoint-every", "-5", "--checkpoint-every must be at least 0"),
+        ],
+    ),
+    "pretrain": (
+        pretrain_args,
+        [
+            ("--learning-rate", "inf", "--learning-rate must be a finite number"),
+            ("--warmup", "2", "--warmup must be in [0, 1)"),
+            ("--weight-decay", "nan", "--weight-decay must be a finite number"),
+            ("--clipnorm", "-1", "--clipnorm must be >= 0"),
+            ("--mask-rate", "inf", "--mask-rate must be a finite number"),
+            ("--steps", "0", "--steps must be at least 1"),
+            ("--hidden", "-16", "--hidden must be at least 1"),
+            ("--batch-size", "two", "--batch-size must be an integer"),
+        ],
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("option", "value", "words"),
-    [
-        ("--warmup", "2", "--warmup must be in [0, 1)"),
-        ("--warmup", "nan", "--warmup must be a finite number"),
-        ("--learning-rate", "inf", "--learning-rate must be a finite number"),
-        ("--learning-rate", "0", "--learning-rate must be positive"),
-        ("--weight-decay", "nan", "--weight-decay must be a finite number"),
-        ("--weight-decay", "-1", "--weight-decay must be >= 0"),
-        ("--clipnorm", "-1", "--clipnorm must be >= 0"),
-        ("--checkpoint-every", "-5", "--checkpoint-every must be at least 0"),
-    ],
+    ("command", "option", "value", "words"),
+    [(command, *case) for command, (_, cases) in BAD_VALUES.items() for case in cases],
 )
-def test_finetune_refuses_bad_values_before_writing(inputs, tmp_path, option, value, words):
-    args = list(finetune_args(inputs, tmp_path / "run"))
+def test_training_refuses_bad_values_before_writing(
+    inputs, tmp_path, command, option, value, words
+):
+    args = list(BAD_VALUES[command][0](inputs, tmp_path / "run"))
     if option in args:
         args[args.index(option) + 1] = value
     else:
@@ -369,22 +456,28 @@ def test_a_folder_where_a_file_belongs_is_one_line(inputs, tmp_path):
 # --- 6. one writer per folder -----------------------------------------------------------------
 
 
+def _hold_lock(folder, command):
+    """Another process holding ``folder``'s lock through ``folder_lock`` until it is killed."""
+    holds = (
+        "import sys, time; from attention_lab.io import folder_lock, set_command\n"
+        f"set_command({command!r})\n"
+        "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holds, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
 def test_a_second_writer_is_refused_while_the_first_lives(inputs, tmp_path):
     """The first writer is another process holding the folder's lock through the same code
     (``folder_lock``); killed with SIGKILL, it leaves its lock behind."""
     run = tmp_path / "run"
     run.mkdir()
-    holds = (
-        "import sys, time; from attention_lab.io import folder_lock, set_command\n"
-        "set_command('attention-lab finetune')\n"
-        "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    first = subprocess.Popen(
-        [sys.executable, "-c", holds, str(run)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    first = _hold_lock(run, "attention-lab finetune")
     try:
-        assert first.stdout.readline() == "held\n"
         before = snapshot(tmp_path)
         line = refused_intact(run_cli(*finetune_args(inputs, run)), tmp_path, before, "locked")
         assert f"attention-lab finetune (process {first.pid}" in line
@@ -397,6 +490,36 @@ def test_a_second_writer_is_refused_while_the_first_lives(inputs, tmp_path):
     assert status == 0, err
     assert f"stale lock of attention-lab finetune (process {first.pid}" in out
     assert not (run / LOCK).exists() and json.loads((run / "run.json").read_text())["result"]
+
+
+def test_pretrain_takes_the_lock_marks_its_folder_and_never_replaces_it(inputs, tmp_path):
+    import socket
+
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    # another live process's lock (a sleeping one: the lock's code is tested with a real
+    # holder above), then the same lock left by a killed one
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    lock = {"pid": first.pid, "host": socket.gethostname(), "started_at": "2026-12-07T00:00"}
+    (pre / LOCK).write_text(json.dumps({**lock, "command": "attention-lab pretrain"}))
+    try:
+        before = snapshot(tmp_path)
+        line = refused_intact(run_cli(*pretrain_args(inputs, pre)), tmp_path, before, "locked")
+        assert f"attention-lab pretrain (process {first.pid}" in line
+    finally:
+        first.kill()
+        first.wait()
+    status, out, err = run_cli(*pretrain_args(inputs, pre))  # the stale lock is taken over
+    assert status == 0, err
+    assert f"stale lock of attention-lab pretrain (process {first.pid}" in out
+    marker = json.loads((pre / MARKER).read_text())
+    assert marker["written_by"] == "pretrain" and marker["command"] == "attention-lab pretrain"
+    assert not (pre / LOCK).exists() and json.loads((pre / "run.json").read_text())["result"]
+    before = snapshot(tmp_path)
+    refused_intact(run_cli(*pretrain_args(inputs, pre)), tmp_path, before, "finished run")
+    mine = user_folder(tmp_path / "mine", ("config.json", b"{}"))
+    before = snapshot(tmp_path)
+    refused_intact(run_cli(*pretrain_args(inputs, mine)), tmp_path, before, "left as it is")
 
 
 def test_the_lock_refuses_a_second_holder_in_the_same_process(tmp_path):
@@ -468,6 +591,10 @@ def test_ctrl_c_says_whether_rerunning_resumes(inputs, tmp_path, monkeypatch):
         "interrupted; run the same command again to resume from the last saved step"
     )
     assert not (tmp_path / "run" / LOCK).exists()  # the lock goes with the process
+    monkeypatch.setattr("attention_lab.training.pretrain._fit", interrupt)
+    line = _interrupted(run_cli(*pretrain_args(inputs, tmp_path / "pre")))
+    assert line.endswith("interrupted; run the same command again to resume from its last backup")
+    assert not (tmp_path / "pre" / LOCK).exists()
     monkeypatch.setattr("attention_lab.convert.bert_folder.write_bert_files", interrupt)
     before = snapshot(tmp_path)
     line = _interrupted(run_cli("convert", inputs["hf"], "--out", tmp_path / "new"))
@@ -481,6 +608,53 @@ def test_load_bert_refuses_a_head_without_outputs(inputs, num_labels):
 
     with pytest.raises(CheckpointError, match="num_labels must be an integer of at least 1"):
         load_bert(inputs["hf"], head="prebuilt", num_labels=num_labels)
+
+
+def test_the_python_api_refuses_wrong_types_in_one_line(inputs, tmp_path):
+    """Public functions given a wrong type or value: an AttentionLabError of one line, not a
+    TypeError or KeyError from deep inside, and nothing written."""
+    import re
+
+    from attention_lab.convert import load_bert, save_bert
+    from attention_lab.errors import AttentionLabError
+    from attention_lab.tokenization import BertTokenizer
+    from attention_lab.training.evaluation import predict_texts
+    from attention_lab.training.finetune import finetune, load_run
+    from attention_lab.training.fit import TrainingConfig
+    from attention_lab.training.pretraining import fill_mask
+
+    encoder = load_bert(inputs["hf"]).model
+    run, record = load_run(inputs["run"])
+    tokenizer = run.tokenizer()
+
+    def predict(texts):
+        return predict_texts(run.model, tokenizer, texts, record, run.label_names)
+
+    calls = [
+        (lambda: load_bert(None), "the model (a folder or hub id) must be a path"),
+        (lambda: load_bert(123), "got int 123"),
+        (lambda: save_bert(encoder, None), "the output folder must be a path"),
+        (lambda: BertTokenizer.from_pretrained(None), "must be a path"),
+        (lambda: finetune(None, "prebuilt", tmp_path / "r"), "the model must be a path"),
+        (lambda: finetune(inputs["hf"], "prebuilt", None), "out (the run folder) must be"),
+        (lambda: finetune(inputs["hf"], "prebuilt", tmp_path / "r", max_len="16"), "max_len"),
+        (lambda: TrainingConfig(learning_rate=float("inf")), "--learning-rate must be finite"),
+        (lambda: TrainingConfig(weight_decay=float("nan")), "--weight-decay must be finite"),
+        (lambda: TrainingConfig(clipnorm=-1.0), "--clipnorm must be finite, >= 0"),
+        (lambda: TrainingConfig(seed="42"), "--seed must be an integer"),
+        (lambda: predict("a good film"), "list of texts"),
+        (lambda: predict([]), "texts is empty"),
+        (lambda: predict(["good", 7]), "text 2 is a int"),
+        (lambda: fill_mask(encoder, tokenizer, None), "text must be a str"),
+        (lambda: fill_mask(encoder, tokenizer, "a [MASK] film", top_k="5"), "top_k"),
+        (lambda: tokenizer.encode_plus(None), "text is None"),
+    ]
+    before = snapshot(tmp_path)
+    for call, words in calls:
+        with pytest.raises(AttentionLabError, match=re.escape(words)) as refused:
+            call()
+        assert "\n" not in str(refused.value), str(refused.value)
+    assert snapshot(tmp_path) == before
 
 
 # --- 9. a resumed run ends where an unkilled one does -------------------------------------

@@ -73,6 +73,7 @@ def _plain_text(parser: argparse.ArgumentParser) -> None:
 RESUMES = {
     "finetune": "run the same command again to resume from the last saved step",
     "glove train": "run the same command with --resume to continue from the last epoch",
+    "pretrain": "run the same command again to resume from its last backup",
 }
 
 

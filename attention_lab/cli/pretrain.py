@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from attention_lab.cli.options import add_plan_options
+from attention_lab.cli.options import add_plan_options, at_least, finite
 
 
 def register(subparsers) -> None:
@@ -27,39 +27,54 @@ def register(subparsers) -> None:
     start.add_argument("--vocab", help="folder with vocab.txt (train-tokenizer --out): fresh BERT")
     parser.add_argument("--out", required=True, help="run folder to write (or resume)")
     parser.add_argument("--config", help="fresh BERT: a config.json-style JSON architecture")
-    parser.add_argument("--layers", type=int, help="fresh BERT: encoder blocks (default 4)")
-    parser.add_argument("--hidden", type=int, help="fresh BERT: hidden size (default 256)")
-    parser.add_argument("--heads", type=int, help="fresh BERT: attention heads (default 4)")
-    parser.add_argument("--intermediate", type=int, help="fresh BERT: FFN size (default 1024)")
+    parser.add_argument("--layers", type=at_least(1), help="fresh BERT: encoder blocks (default 4)")
+    parser.add_argument("--hidden", type=at_least(1), help="fresh BERT: hidden size (default 256)")
+    parser.add_argument("--heads", type=at_least(1), help="fresh BERT: attention heads (default 4)")
     parser.add_argument(
-        "--max-positions", type=int, help="fresh BERT: position embeddings (default 512)"
+        "--intermediate", type=at_least(1), help="fresh BERT: FFN size (default 1024)"
+    )
+    parser.add_argument(
+        "--max-positions", type=at_least(3), help="fresh BERT: position embeddings (default 512)"
     )
     parser.add_argument(
         "--data",
         help="aclImdb_v1.tar.gz or an aclImdb/ folder (default: $ATTENTION_LAB_IMDB, then "
         "tensorflow-datasets), or a UTF-8 text file of one text per line",
     )
-    parser.add_argument("--steps", type=int, default=10_000, help="optimizer steps in all")
-    parser.add_argument("--eval-every", type=int, default=1_000, help="steps per evaluation")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per step")
-    parser.add_argument("--max-len", type=int, default=128, help="tokens per sequence")
-    parser.add_argument("--mask-rate", type=float, default=0.15, help="share of tokens masked")
+    parser.add_argument("--steps", type=at_least(1), default=10_000, help="optimizer steps in all")
+    parser.add_argument(
+        "--eval-every", type=at_least(1), default=1_000, help="steps per evaluation"
+    )
+    parser.add_argument("--batch-size", type=at_least(1), default=32, help="sequences per step")
+    parser.add_argument("--max-len", type=at_least(3), default=128, help="tokens per sequence")
+    parser.add_argument(
+        "--mask-rate", type=finite(0, 1, above=True), default=0.15, help="share of tokens masked"
+    )
     parser.add_argument(
         "--nsp",
         action="store_true",
         help="also next-sentence prediction (default: MLM only, as RoBERTa)",
     )
-    parser.add_argument("--holdout", type=int, default=500, help="texts held out for accuracy")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N texts")
     parser.add_argument(
-        "--learning-rate", type=float, default=1e-4, help="peak rate (BERT's pre-training rate)"
+        "--holdout", type=at_least(1), default=500, help="texts held out for accuracy"
     )
-    parser.add_argument("--warmup", type=float, default=0.1, help="share of steps warming up")
-    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's decay")
-    parser.add_argument("--clipnorm", type=float, default=1.0, help="0 disables clipping")
-    parser.add_argument("--seed", type=int, default=42, help="weights, hold-out, order, masks")
+    parser.add_argument("--limit", type=at_least(1), default=None, help="only the first N texts")
     parser.add_argument(
-        "--checkpoint-every", type=int, default=200, help="back up every N steps as well"
+        "--learning-rate",
+        type=finite(0, above=True),
+        default=1e-4,
+        help="peak rate (BERT's pre-training rate)",
+    )
+    parser.add_argument(
+        "--warmup", type=finite(0, 1), default=0.1, help="share of steps warming up"
+    )
+    parser.add_argument("--weight-decay", type=finite(0), default=0.01, help="AdamW's decay")
+    parser.add_argument("--clipnorm", type=finite(0), default=1.0, help="0 disables clipping")
+    parser.add_argument(
+        "--seed", type=at_least(0), default=42, help="weights, hold-out, order, masks"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=at_least(0), default=200, help="back up every N steps as well"
     )
     parser.add_argument(
         "--snapshots",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab.errors import CheckpointError, shorten
+from attention_lab.io import as_path
 from attention_lab.models.bert import BertConfig
 
 SAFETENSORS = "model.safetensors"
@@ -29,7 +30,7 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     Offline (or with ``HF_HUB_OFFLINE=1``) a hub id that is not in the local cache raises a
     :class:`CheckpointError` that says how to pass a local directory instead.
     """
-    path = Path(model).expanduser()
+    path = as_path(model, "the model (a folder or hub id)", CheckpointError).expanduser()
     if path.is_dir():
         return path
     if path.exists():

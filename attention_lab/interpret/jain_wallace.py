@@ -19,7 +19,8 @@ The run folder ``--out`` gets ``results.json`` (settings, figures, the machine a
 seconds each step took), ``arrays.npz`` (the per-review values), ``jain_wallace.png`` and the
 chapter's review with its attention, gradient, leave-one-out and adversarial weights
 (``example_*.png``). It is written as a whole at the end
-(:func:`attention_lab.io.atomic_directory`).
+(:func:`attention_lab.io.atomic_directory`), with the ``.attention_lab`` marker that lets a
+later ``--overwrite`` replace it; a folder without the marker is never replaced.
 ``--quick`` is a tiny version for the test suite; its numbers mean nothing.
 """
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attention_lab.errors import AttentionLabError
+from attention_lab.errors import AttentionLabError, describe_os_error, shorten_words
 from attention_lab.io import atomic_directory, atomic_file, atomic_write_json
 from attention_lab.runtime import machine
 
@@ -216,15 +217,6 @@ def _bert_arrays(loaded, data, settings: Settings) -> dict:
     return {f"bert_tau_{k}": v for k, v in rows.items()} | {"bert_completeness": completeness}
 
 
-def _is_ours(folder: Path) -> bool:
-    import json
-
-    try:
-        return json.loads((folder / "results.json").read_text()).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def run(
     out,
     data=None,
@@ -237,8 +229,10 @@ def run(
 ) -> dict:
     """Run the experiment into the folder ``out``; return what ``results.json`` holds.
 
-    ``out`` is checked first (an existing folder is replaced only with ``overwrite`` and only
-    if it holds an earlier run); ``command`` is recorded as given.
+    ``out`` is checked first, under the rule of every writer (:mod:`attention_lab.io`): an
+    existing folder is replaced only with ``overwrite`` and only if it carries the
+    ``.attention_lab`` marker an earlier run wrote (a run folder or an input never);
+    ``command`` is recorded as given.
     """
     from attention_lab.training.attention_bilstm import (
         build_attention_bilstm,
@@ -252,7 +246,8 @@ def run(
         raise AttentionLabError("the BiLSTM starts from GloVe: pass --glove glove.6B.50d.txt.gz")
     results = {"format": FORMAT, "command": command, "settings": dataclasses.asdict(settings)}
     results["machine"] = {**machine(), "load_average_at_start": os.getloadavg()[0]}
-    with atomic_directory(out, overwrite=overwrite, is_ours=_is_ours) as folder:
+    inputs = (data, glove, bert)  # the folder may not be, hold or lie in one of them
+    with atomic_directory(out, overwrite, writer="jain_wallace", inputs=inputs) as folder:
         clock = _Clock()
         # Loaded first: the run folder's weights are named after Keras's global counters.
         classifier = None if bert is None else _load_classifier(bert)
@@ -355,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
             command=" ".join(["python -m attention_lab.interpret.jain_wallace", *argv_used]),
         )
     except AttentionLabError as err:
-        print(f"jain_wallace: error: {err}", file=sys.stderr)
+        print(f"jain_wallace: error: {shorten_words(' '.join(str(err).split()))}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, a read-only folder: one line, nothing half-written
+        print(f"jain_wallace: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
     print(table(results))
     return 0

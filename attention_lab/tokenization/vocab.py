@@ -137,7 +137,9 @@ def _config_settings(data: dict, source: Path) -> dict:
 
 def find_tokenizer_files(path: str | os.PathLike) -> TokenizerFiles:
     """``vocab.txt`` and settings from a model directory, or from a vocabulary file itself."""
-    path = Path(path)
+    from attention_lab.io import as_path
+
+    path = as_path(path, "the tokenizer's folder or vocab file")
     if path.is_dir():
         vocab_file = path / VOCAB_FILE
         if not vocab_file.is_file():

@@ -64,8 +64,15 @@ def evaluate(model, data: EncodedDataset, batch_size: int = 64, plan=None, progr
 
 def predict_texts(model, tokenizer, texts, run: dict, label_names, plan=None) -> list[dict]:
     """Logits, probabilities and label of each text, encoded as the run was trained."""
+    if isinstance(texts, (str, bytes)):  # its characters would be classified one by one
+        raise AttentionLabError("texts must be a list of texts; pass [text] for one text")
+    texts = list(texts)
+    if not texts:
+        raise AttentionLabError("texts is empty; pass at least one text to classify")
     for i, text in enumerate(texts):
-        if not str(text).strip():
+        if not isinstance(text, str):
+            raise AttentionLabError(f"text {i + 1} is a {type(text).__name__}, not a str")
+        if not text.strip():
             raise AttentionLabError(
                 f"text {i + 1} is empty or blank; a classifier would still give it a label. "
                 "Pass the review's text"

@@ -28,7 +28,13 @@ from attention_lab import __version__, backend
 from attention_lab.convert.bert_folder import write_bert_files
 from attention_lab.data.imdb import LABEL_NAMES
 from attention_lab.errors import AttentionLabError, check_at_least_one
-from attention_lab.io import atomic_write_json, check_separate, check_unlocked, folder_lock
+from attention_lab.io import (
+    as_path,
+    atomic_write_json,
+    check_separate,
+    check_unlocked,
+    folder_lock,
+)
 from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
@@ -78,8 +84,10 @@ def finetune(
 
     from attention_lab.models.bert import set_encoder_trainable
 
-    out, training, plan = Path(out), training or TrainingConfig(), choose_plan(precision, xla)
-    local = Path(source).expanduser()  # else a hub id
+    out, local = as_path(out, "out (the run folder)"), as_path(source, "the model").expanduser()
+    if isinstance(max_len, bool) or not isinstance(max_len, int):
+        raise AttentionLabError(f"max_len must be an integer, got {max_len!r}")
+    training, plan = training or TrainingConfig(), choose_plan(precision, xla)
     check_separate(out, local if local.exists() else None)
     settings = {
         "model": str(local.resolve()) if local.exists() else str(source),

@@ -40,6 +40,9 @@ resumes at its last backup, step for step), and at the end a Hugging Face
 pre-trained encoder and pooler; the ``cls.*`` heads are skipped) and ``attention-lab
 fill-mask OUT`` reads. ``snapshots=True`` also writes such a folder at every evaluation,
 ``OUT/snapshots/step-N/``, for the curve of fine-tuned accuracy against pre-training steps.
+The folder is ours by proof (:mod:`attention_lab.io`: the ``.attention_lab`` marker,
+written when the run starts); a folder of anything else is refused, a finished run is never
+replaced, and ``OUT/.lock`` keeps a second ``pretrain`` off the folder while one writes it.
 """
 
 from __future__ import annotations
@@ -57,7 +60,14 @@ import numpy as np
 
 from attention_lab import __version__, backend
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.io import atomic_write_json, check_separate
+from attention_lab.io import (
+    atomic_write_json,
+    check_separate,
+    check_unlocked,
+    folder_lock,
+    read_marker,
+    write_marker,
+)
 from attention_lab.models.bert import BertConfig
 from attention_lab.runtime import choose_plan, machine
 from attention_lab.training import run_folder
@@ -520,6 +530,7 @@ def pretrain(
         **dataclasses.asdict(settings),
         **dataclasses.asdict(training),
     }
+    check_unlocked(out)  # another pretrain writes there: refused before anything is loaded
     previous = run_folder.unfinished_run(out, record_settings)
 
     keras.utils.set_random_seed(training.seed)
@@ -605,38 +616,43 @@ def pretrain(
         "started_at": _now(),
         "attention_lab_version": __version__,
     }
-    if previous is None:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / run_folder.RUN_FILE, record)
-    print(
-        f"budget: {settings.steps} steps × {training.batch_size} sequences × "
-        f"{settings.max_len} tokens = {positions:,} token positions (about "
-        f"{budget['real_tokens_estimate']:,} real tokens, "
-        f"{budget['passes_over_corpus']:.2f} passes over the corpus)",
-        flush=True,
-    )
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):  # one writer per run folder; a killed one's lock is taken over
+        if previous is None:
+            if read_marker(out) is None:  # the run folder is ours by proof (attention_lab.io)
+                write_marker(out, "pretrain")
+            atomic_write_json(out / run_folder.RUN_FILE, record)
+        print(
+            f"budget: {settings.steps} steps × {training.batch_size} sequences × "
+            f"{settings.max_len} tokens = {positions:,} token positions (about "
+            f"{budget['real_tokens_estimate']:,} real tokens, "
+            f"{budget['passes_over_corpus']:.2f} passes over the corpus)",
+            flush=True,
+        )
 
-    if not settings.nsp:  # no loss reaches them: frozen, so that AdamW leaves them alone
-        model.seq_relationship.trainable = False
-        model.bert.pooler.trainable = False
-    trainer = PreTrainer(model, settings.nsp)
-    trainer.build()
-    trainer.compile(
-        optimizer=adamw(
-            training.learning_rate,
-            settings.steps,
-            training.warmup_fraction,
-            training.weight_decay,
-            training.clipnorm,
-        ),
-        jit_compile=plan.jit_compile,
-    )
-    result = _fit(trainer, train, held, tokenizer, out, settings, training, record_settings,
-                  progress, callbacks, tokenizer_dir)  # fmt: skip
-    write_bert_files(model, out, tokenizer_dir, provenance={"pretrained_steps": result["steps"]})
-    record.update(status="complete", result=result, finished_at=_now())
-    atomic_write_json(out / run_folder.RUN_FILE, record)
-    shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
+        if not settings.nsp:  # no loss reaches them: frozen, so that AdamW leaves them alone
+            model.seq_relationship.trainable = False
+            model.bert.pooler.trainable = False
+        trainer = PreTrainer(model, settings.nsp)
+        trainer.build()
+        trainer.compile(
+            optimizer=adamw(
+                training.learning_rate,
+                settings.steps,
+                training.warmup_fraction,
+                training.weight_decay,
+                training.clipnorm,
+            ),
+            jit_compile=plan.jit_compile,
+        )
+        result = _fit(trainer, train, held, tokenizer, out, settings, training, record_settings,
+                      progress, callbacks, tokenizer_dir)  # fmt: skip
+        write_bert_files(
+            model, out, tokenizer_dir, provenance={"pretrained_steps": result["steps"]}
+        )
+        record.update(status="complete", result=result, finished_at=_now())
+        atomic_write_json(out / run_folder.RUN_FILE, record)
+        shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
     return record
 
 

@@ -299,6 +299,10 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[dict]]:
     (the text with the prediction in place), the fields of Hugging Face's fill-mask pipeline.
     """
     mask = SPECIAL_TOKENS_MAP["mask_token"]
+    if not isinstance(text, str):
+        raise AttentionLabError(f"text must be a str holding {mask}, got {type(text).__name__}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise AttentionLabError(f"top_k must be an integer of at least 1, got {top_k!r}")
     if tokenizer.mask_token_id is None:
         raise AttentionLabError(f"this vocabulary has no {mask} token, so nothing can be masked")
     if mask not in text:
