@@ -46,10 +46,28 @@ from attention_lab.errors import AttentionLabError
 CACHE_ENV_VAR = "ATTENTION_LAB_CACHE"
 MARKER = ".attention_lab"  # written only by atomic_directory: the proof a folder is ours
 MARKER_FORMAT = "attention_lab.owner/1"
-RUN_FILE = "run.json"  # a fine-tuning run folder (training/run_folder.py): never replaced
-# Files of a model or run folder: a single output file never lands in a folder holding one.
-FOLDER_FILES = ("config.json", "model.safetensors", RUN_FILE, "training.json", "model.keras")
+# The records that make a folder a run, which is never replaced, and the files of a model or
+# run folder, where a single output file never lands. The packages that define them register
+# them (register_run_record, register_folder_file), so that this lowest layer names no file of
+# a higher one: training.run_folder registers run.json, training.seq2seq its training.json.
+RUN_RECORDS: set[str] = set()
+FOLDER_FILES: set[str] = {"config.json", "model.safetensors", "model.keras"}
 _command = ["attention_lab (Python)"]  # what is writing: the command line sets it
+
+
+def register_run_record(name: str) -> None:
+    """``name`` marks a run folder: never replaced, and never joined by a single output."""
+    RUN_RECORDS.add(name)
+    FOLDER_FILES.add(name)
+
+
+def register_folder_file(name: str) -> None:
+    """``name`` is a file of a model or run folder: a single output file never joins it."""
+    FOLDER_FILES.add(name)
+
+
+def _run_record(folder: Path) -> str | None:
+    return next((name for name in sorted(RUN_RECORDS) if (folder / name).exists()), None)
 
 
 def cache_root() -> Path:
@@ -256,9 +274,9 @@ def check_replaceable(dest: str | os.PathLike, is_ours: Callable[[Path], bool] |
         raise AttentionLabError(f"{dest} exists and is not a folder; remove it or pass another")
     if not any(dest.iterdir()):
         return
-    if (dest / RUN_FILE).exists():
+    if record := _run_record(dest):
         raise AttentionLabError(
-            f"{dest} holds a fine-tuning run ({RUN_FILE}); --overwrite never replaces a run. "
+            f"{dest} holds a fine-tuning run ({record}); --overwrite never replaces a run. "
             "Pass a new folder, or move the run away yourself"
         )
     if read_marker(dest) is None and not (is_ours is not None and is_ours(dest)):
@@ -344,9 +362,9 @@ def claim_folder(folder: str | os.PathLike, writer: str, inputs: tuple = ()) -> 
     if folder.exists() and not folder.is_dir():
         raise AttentionLabError(f"{folder} exists and is not a folder; pass a folder")
     if folder.is_dir() and read_marker(folder) is None:
-        if (folder / RUN_FILE).exists():
+        if record := _run_record(folder):
             raise AttentionLabError(
-                f"{folder} holds a fine-tuning or pre-training run ({RUN_FILE}); it is left "
+                f"{folder} holds a fine-tuning or pre-training run ({record}); it is left "
                 "as it is. Pass a new folder"
             )
         if any(p.name != LOCK for p in folder.iterdir()):

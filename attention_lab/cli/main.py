@@ -47,6 +47,10 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# The modules that define run folders' records: a run is never replaced, nor joined by a file.
+RUN_FORMATS = ("attention_lab.training.run_folder", "attention_lab.training.seq2seq")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="attention-lab",
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     import_keras()
+    for module in RUN_FORMATS:  # they register their files with attention_lab.io's rule
+        importlib.import_module(module)
     command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
     set_command(f"attention-lab {command}")
     try:

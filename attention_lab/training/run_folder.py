@@ -20,9 +20,10 @@ from pathlib import Path
 
 from attention_lab.convert import LoadedBert, load_bert
 from attention_lab.errors import CheckpointError
-from attention_lab.io import LOCK, MARKER, read_json_object
+from attention_lab.io import LOCK, MARKER, read_json_object, register_run_record
 
 RUN_FILE = "run.json"
+register_run_record(RUN_FILE)  # a run folder is never replaced (attention_lab.io)
 FORMAT = "attention_lab.run/2"
 CHECKPOINTS = "checkpoints"
 STATUSES = ("training", "complete")

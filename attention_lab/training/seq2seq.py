@@ -28,12 +28,13 @@ import tensorflow as tf
 
 from attention_lab.data.char_vocabulary import PAD
 from attention_lab.errors import AttentionLabError, CheckpointError
-from attention_lab.io import atomic_directory
+from attention_lab.io import atomic_directory, register_folder_file
 from attention_lab.models.seq2seq import EncoderDecoder
 from attention_lab.tasks.task import Seq2SeqTask
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "training.json"
+register_folder_file(METADATA_FILE)  # a single output never lands beside it (attention_lab.io)
 LENGTH_BUCKET = 5  # input lengths per row of the exact-match table
 # What every training.json holds (more keys are kept as they are).
 _RUN_KEYS = ("task", "attention", "settings", "exact_match", "exact_match_by_length")
