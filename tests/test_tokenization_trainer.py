@@ -82,5 +82,5 @@ def test_train_tokenizer_limit_zero_names_the_limit(tmp_path, capsys, imdb_archi
     args = ["train-tokenizer", "--data", str(imdb_archive), "--out", str(out), "--limit", "0"]
     assert cli(args) == 2
     err = capsys.readouterr().err
-    assert "--limit 0" in err and "archive" not in err
+    assert "--limit must be at least 1, got 0" in err and "archive" not in err
     assert not out.exists()
