@@ -80,7 +80,9 @@ def test_cli_trains_and_refuses_to_overwrite(tmp_path, capsys):
 def test_train_tokenizer_limit_zero_names_the_limit(tmp_path, capsys, imdb_archive):
     out = tmp_path / "vocab"
     args = ["train-tokenizer", "--data", str(imdb_archive), "--out", str(out), "--limit", "0"]
-    assert cli(args) == 2
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it, before any work
+        cli(args)
+    assert refused.value.code == 2
     err = capsys.readouterr().err
     assert "--limit must be at least 1, got 0" in err and "archive" not in err
     assert not out.exists()
