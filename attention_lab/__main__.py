@@ -1,5 +1,5 @@
 """``python -m attention_lab`` is the same as the ``attention-lab`` command."""
 
-from attention_lab.cli.main import main
+from attention_lab.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -23,12 +23,14 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from attention_lab.io import atomic_write_json, atomic_write_text
 from benchmarks.machine import cpu_info, load_average, utc_now
 from benchmarks.timing import alternate
 
+ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "This movie was a delight from start to finish."
 
 
@@ -39,7 +41,10 @@ def _process(pythonpath: str | None, checkpoint: str, texts: list[str]):
     command = [sys.executable, "-m", "attention_lab", "predict", "--checkpoint", checkpoint]
 
     def run() -> None:
-        done = subprocess.run(command + texts, env=env, capture_output=True, text=True)
+        # not from a source tree: ``python -m`` would import the package in the current folder
+        done = subprocess.run(
+            command + texts, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+        )
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
 
@@ -47,7 +52,7 @@ def _process(pythonpath: str | None, checkpoint: str, texts: list[str]):
 
 
 def _contenders(specs: list[str]) -> dict[str, str | None]:
-    contenders: dict[str, str | None] = {"this tree": None}
+    contenders: dict[str, str | None] = {"this tree": str(ROOT)}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:

@@ -9,7 +9,10 @@ are printed as one line and exit with status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
+import os
 import re
 import sys
 
@@ -108,5 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``attention-lab`` command (and ``python -m attention_lab``): :func:`main`, then the
+    process ends at once. Everything is written and closed by then; what Python would still do
+    is tear TensorFlow's objects down one by one, which takes about a second
+    (``docs/benchmarks.md``, "Time to the first answer")."""
+    status = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

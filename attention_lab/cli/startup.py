@@ -3,7 +3,8 @@
 Importing Keras (on TensorFlow) also imports, when they are installed, libraries that Keras and
 TensorFlow only offer integrations with: JAX (TensorFlow Lite's JAX converter), scikit-learn
 (Keras's scikit-learn wrappers), pandas (``fit`` on data frames), matplotlib (Keras's image
-gallery) and IPython (notebook detection). Every one of those imports is optional: Keras and
+gallery), IPython (notebook detection) and SciPy (sparse matrices in TensorFlow's legacy
+``tf.keras``). Every one of those imports is optional: Keras and
 TensorFlow guard it and carry on without the integration. No command of ``attention-lab`` uses
 these integrations, so the command line imports Keras with them hidden; each library is
 importable again as soon as Keras is loaded, and our own plots still import matplotlib
@@ -20,7 +21,7 @@ import sys
 
 # Libraries that Keras or TensorFlow import only to offer an integration the command line
 # never uses; JAX is kept when it is the Keras backend.
-OPTIONAL_INTEGRATIONS = ("jax", "sklearn", "pandas", "matplotlib", "IPython")
+OPTIONAL_INTEGRATIONS = ("jax", "sklearn", "pandas", "matplotlib", "IPython", "scipy")
 
 
 def import_keras() -> None:
