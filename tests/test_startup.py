@@ -36,3 +36,17 @@ def test_the_startup_benchmark_reads_its_contenders_and_writes_a_table():
     assert _contenders(["old=/tmp/a:/tmp/b"]) == {"this tree": str(ROOT), "old": "/tmp/a:/tmp/b"}
     timing = {"median_s": 2.5, "min_s": 2.0, "max_s": 3.0, "samples_s": [2.0, 2.5, 3.0]}
     assert "| old | 2.50 | 2.00 | 3.00 | 3 |" in table({"timings": {"old": timing}})
+
+
+def test_the_command_ends_its_process_with_the_status_and_everything_written(tmp_path):
+    """``python -m attention_lab`` leaves through ``os._exit``: the status and the last line on
+    stderr (flushed first) still arrive."""
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_lab", "predict", "--checkpoint", str(tmp_path), "x"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("attention-lab predict: error: ")
