@@ -51,7 +51,11 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 # The modules that define run folders' records: a run is never replaced, nor joined by a file.
-RUN_FORMATS = ("attention_lab.training.run_folder", "attention_lab.training.seq2seq")
+# seq2seq runs on TensorFlow only, and is imported (to register its record) only there.
+RUN_FORMATS = {
+    "attention_lab.training.run_folder": None,
+    "attention_lab.training.seq2seq": "tensorflow",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     import_keras()
-    for module in RUN_FORMATS:  # they register their files with attention_lab.io's rule
-        importlib.import_module(module)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    for module, only_on in RUN_FORMATS.items():  # they register their files with attention_lab.io
+        if only_on in (None, backend):
+            importlib.import_module(module)
     command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
     set_command(f"attention-lab {command}")
     try:

@@ -27,6 +27,7 @@ A.1; chapter section 3, "BERT"), for the heads of :mod:`attention_lab.models.ber
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import keras
@@ -260,8 +261,10 @@ class PreTrainingBatches(keras.utils.PyDataset):
 def tf_dataset(batches: keras.utils.PyDataset):
     """``batches`` (:class:`MaskedBatches`, :class:`PreTrainingBatches`) streamed through a
     ``tf.data.Dataset`` (``from_generator``, prefetched): each pass over it is one epoch, and
-    the next pass is masked (and paired) anew, as ``fit`` does with the PyDataset itself. A
-    pass cut short does not count as an epoch."""
+    the next pass is masked (and paired) anew, as ``fit`` does with the PyDataset itself. The
+    epoch moves on when the next pass starts, not after the last batch: ``fit`` stops reading
+    after the known number of batches, and whether the prefetching thread had asked for one
+    more depends on timing."""
     import tensorflow as tf
 
     def spec(array):
@@ -274,10 +277,13 @@ def tf_dataset(batches: keras.utils.PyDataset):
         {k: spec(v) for k, v in labels.items()},
     )
 
+    passes = itertools.count()
+
     def generate():
+        if next(passes):  # a pass after the first: the next epoch's pairs and masks
+            batches.on_epoch_end()
         for index in range(batches.num_batches):
             yield batches[index]
-        batches.on_epoch_end()
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches.num_batches))
