@@ -94,3 +94,13 @@ def value_and_gradients(model, loss_of: Callable, inputs: dict) -> tuple[object,
 
     value = loss_of(model(inputs, training=False))
     return value, list(torch.autograd.grad(value, [v.value for v in variables]))
+
+
+def seed_deterministically(seed: int) -> None:
+    """Seed Python, NumPy and the backend (``keras.utils.set_random_seed``); on TensorFlow also
+    make its kernels deterministic, so a resumed run repeats an uninterrupted one."""
+    keras.utils.set_random_seed(seed)
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

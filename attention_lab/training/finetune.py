@@ -80,7 +80,6 @@ def finetune(
     :func:`attention_lab.runtime.choose_plan`). Build and compile inside a
     ``tf.distribute`` strategy's scope to train on several devices.
     """
-    import keras
 
     from attention_lab.models.bert import set_encoder_trainable
 
@@ -104,11 +103,7 @@ def finetune(
     check_unlocked(out)  # another finetune writes there: refused before anything is loaded
     previous = run_folder.unfinished_run(out, settings)
 
-    keras.utils.set_random_seed(training.seed)
-    if backend.name() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    backend.seed_deterministically(training.seed)
     loaded = run_folder.load_model(
         source,
         head=head,

@@ -533,11 +533,7 @@ def pretrain(
     check_unlocked(out)  # another pretrain writes there: refused before anything is loaded
     previous = run_folder.unfinished_run(out, record_settings)
 
-    keras.utils.set_random_seed(training.seed)
-    if backend.name() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    backend.seed_deterministically(training.seed)
     model, config, starts = build_model(source, config, plan)
     tokenizer_dir = Path(vocab) if vocab is not None else _tokenizer_dir(source)
     tokenizer = BertTokenizer.from_pretrained(tokenizer_dir)
