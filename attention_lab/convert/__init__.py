@@ -2,6 +2,8 @@
 
 - :mod:`.weight_map`: every Hugging Face tensor name beside the Keras variable it fills;
 - :mod:`.hf_checkpoint`: finding a checkpoint (folder or hub id) and reading its files;
+- :mod:`.pytorch_files`: the weights that need PyTorch (``pytorch_model.bin``, bfloat16);
+- :mod:`.integrity`: the checks that a folder's files are whole and are what they say;
 - :mod:`.bert_folder`: :func:`load_bert` and :func:`save_bert`, the one persisted form of a
   BERT (a Hugging Face folder), and :func:`convert_checkpoint` (load, then save).
 """

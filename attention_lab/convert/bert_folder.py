@@ -28,8 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import hashlib
-import json
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -41,18 +39,23 @@ from attention_lab import __version__
 from attention_lab.convert.hf_checkpoint import (
     SAFETENSORS,
     bert_config,
-    check_tensor,
     read_hf_config,
     read_state_dict,
     resolve_model_dir,
     weight_files,
 )
+from attention_lab.convert.integrity import (
+    check_all_used,
+    check_layer_count,
+    check_rows,
+    check_tied,
+    check_weights_digest,
+    hf_shape,
+    sha256,
+    weights_match_record,
+)
 from attention_lab.convert.weight_map import (
-    BUFFERS,
     ENCODER_PREFIX,
-    HEAD_MODULES,
-    PRETRAINING_HEAD_PREFIX,
-    TIED_DECODER,
     bert_weight_map,
     classifier_weight_map,
     head_weight_map,
@@ -142,96 +145,21 @@ def _kind(model) -> str:
     return pretraining[0] if pretraining else head_name(model)
 
 
-def _check_tied(state: dict, source: str) -> None:
-    """Refuse a decoder stored apart from the word embeddings it must be tied to (BERT ties
-    them; ours cannot hold two tables)."""
-    for decoder, tied in TIED_DECODER.items():
-        if decoder in state and tied in state and not np.array_equal(state[decoder], state[tied]):
-            raise CheckpointError(
-                f"{source}: {decoder} differs from {tied}; BERT's decoder is tied to them and "
-                "attention_lab builds it so: use a checkpoint with tied word embeddings"
-            )
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def is_our_folder(path: Path) -> bool:
     """The proof, for a folder written before the ``.attention_lab`` marker existed, that
     attention_lab wrote it: config.json's ``attention_lab`` block records the sha256 of
-    model.safetensors, and the file still has it (a block that anyone could type is not
-    enough). Folders written since carry the marker (:mod:`attention_lab.io`)."""
-    try:
-        ours = json.loads((path / CONFIG).read_text(encoding="utf-8")).get("attention_lab")
-        digest = ours.get("weights_sha256")
-        return isinstance(digest, str) and sha256(path / SAFETENSORS) == digest
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        return False
+    model.safetensors, and the file still has it. Folders written since carry the marker
+    (:mod:`attention_lab.io`)."""
+    return weights_match_record(path / CONFIG, path / SAFETENSORS)
 
 
-def _check_weights_digest(directory: Path, ours: dict) -> None:
-    """A folder we wrote records the sha256 of its weights: a changed byte is refused."""
-    path = directory / SAFETENSORS
-    if ours.get("weights_sha256") and path.is_file() and sha256(path) != ours["weights_sha256"]:
-        raise CheckpointError(
-            f"{path} has changed since attention_lab wrote it (its sha256 no longer matches "
-            "config.json): it is damaged. Write the folder again"
-        )
-
-
-def _check_layer_count(state, config: BertConfig, source: str) -> None:
-    layers = {n.split("encoder.layer.")[1].split(".")[0] for n in state if "encoder.layer." in n}
-    if layers and len(layers) != config.num_hidden_layers:
-        raise CheckpointError(
-            f"{source}: the weights have {len(layers)} encoder layers but config.json has "
-            f"num_hidden_layers={config.num_hidden_layers}; use the weights' own config.json"
-        )
-
-
-def _hf_shape(row) -> tuple[int, ...]:
-    """The shape of ``row``'s tensor in a Hugging Face checkpoint (dense kernels ``(out, in)``)."""
-    shape = tuple(row.variable.shape)
-    return shape[::-1] if row.transpose else shape
-
-
-def _assign(rows, state: dict[str, np.ndarray], source: str, report: LoadReport) -> None:
-    """Fill every mapped variable from ``state``, checking names, shapes and values."""
-    missing = [row.hf_name for row in rows if row.hf_name not in state]
-    if missing:
-        raise CheckpointError(
-            f"{source}: missing tensor {missing[0]!r} ({len(missing)} missing in all); the "
-            "checkpoint does not match its config.json"
-        )
+def _assign(rows, state: dict[str, np.ndarray], report: LoadReport) -> None:
+    """Fill every mapped variable from ``state`` (checked by :func:`check_rows`)."""
     for row in rows:
         tensor = state[row.hf_name]
-        check_tensor(row.hf_name, tensor, source)
-        if tuple(tensor.shape) != _hf_shape(row):
-            raise CheckpointError(
-                f"{source}: tensor {row.hf_name!r} has shape {tuple(tensor.shape)} but the "
-                f"config gives {_hf_shape(row)}; config.json and the weights disagree"
-            )
         value = tensor.T if row.transpose else tensor
         row.variable.assign(value.astype(row.variable.dtype))
         report.loaded.append(row.hf_name)
-
-
-def _account_for_the_rest(state, report: LoadReport, source: str) -> None:
-    """Skip buffers, pre-training heads and any head on the pooled output; refuse the rest."""
-    heads = {module for modules in HEAD_MODULES.values() for module in modules}
-    for name in sorted(state.keys() - set(report.loaded)):
-        bare, module = name.removeprefix(ENCODER_PREFIX), name.split(".")[0]
-        if bare in BUFFERS or name.startswith(PRETRAINING_HEAD_PREFIX) or module in heads:
-            report.skipped.append(name)
-            continue
-        raise CheckpointError(
-            f"{source}: unused tensor {name!r} with shape {tuple(state[name].shape)}; this is "
-            "not a BertModel / BertForSequenceClassification checkpoint we know how to convert"
-        )
 
 
 def load_bert(
@@ -273,10 +201,10 @@ def load_bert(
     config = bert_config(hf)
     # config.json's attention_lab block: empty for a folder that we did not write
     ours = hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
-    _check_weights_digest(directory, ours)
+    check_weights_digest(directory / SAFETENSORS, ours.get("weights_sha256"))
     state = read_state_dict(directory)
     where = str(directory)
-    _check_layer_count(state, config, where)
+    check_layer_count(state, config, where)
     saved = ours["head"] if ours.get("head") in {*HEADS, *PRETRAINING_HEADS} else None
     saved = saved or ("prebuilt" if "classifier.weight" in state else None)
     if "cls.predictions.transform.dense.weight" in state and saved is None:  # pre-training heads
@@ -292,7 +220,7 @@ def load_bert(
                     f"{where}: asked for the {head} heads, but the checkpoint holds "
                     f"{saved or 'no pre-training head'}; use a {ARCHITECTURES[head]} checkpoint"
                 )
-            _check_tied(state, where)
+            check_tied(state, where)
             model = PRETRAINING_HEADS[head](config, implementation, dtype=dtype)
             model.build()
             rows, names = bert_weight_map(model.bert, prefix) + head_weight_map(model, head), []
@@ -325,16 +253,17 @@ def load_bert(
                 id2label = hf.get("id2label") or {}
                 if len(id2label) == config.num_labels:
                     names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+    check_rows(rows, state, where)  # every tensor there, finite, of its variable's shape
     report = LoadReport()
-    _assign(rows, state, where, report)
-    _account_for_the_rest(state, report, where)
+    _assign(rows, state, report)
+    report.skipped = check_all_used(state, report.loaded, where)  # the rest may be skipped
     return LoadedBert(model, config, directory, names, report)
 
 
 def _head_fits(model, head: str, state) -> bool:
     """Whether the folder's ``head`` tensors have the shapes of ``model``'s head."""
     return all(
-        row.hf_name in state and tuple(state[row.hf_name].shape) == _hf_shape(row)
+        row.hf_name in state and tuple(state[row.hf_name].shape) == hf_shape(row)
         for row in head_weight_map(model, head)
     )
 
