@@ -40,6 +40,7 @@ import numpy as np
 
 from attention_lab.errors import AttentionLabError, CheckpointError
 from attention_lab.io import atomic_file, atomic_write_json
+from attention_lab.training.run_checks import check_same_signature
 
 STATE = "state.json"
 BEST = "best.weights.h5"
@@ -110,13 +111,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 f"{path} is not a training state this version reads ({type(err).__name__}); "
                 "move the run folder away and train again"
             ) from None
-        for key, value in saved.signature.items():  # what the backup was written for
-            if self.state.signature.get(key) != value:
-                raise CheckpointError(
-                    f"{self.directory} was written for {key}={value!r}, this run has "
-                    f"{key}={self.state.signature.get(key)!r}; pass the original settings to "
-                    "resume, or a new --out folder"
-                )
+        check_same_signature(self.directory, saved.signature, self.state.signature)
         if saved.weights:
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)

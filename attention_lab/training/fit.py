@@ -25,9 +25,10 @@ import dataclasses
 import keras
 
 from attention_lab.errors import AttentionLabError
-from attention_lab.training.callbacks import KEEP_BEST, TrainingCheckpoint
+from attention_lab.training.callbacks import TrainingCheckpoint
 from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
 from attention_lab.training.optimization import adamw
+from attention_lab.training.option_checks import check_training_config
 
 
 @dataclasses.dataclass
@@ -67,47 +68,7 @@ class TrainingConfig:
     bucket_by_length: bool = False
 
     def __post_init__(self) -> None:
-        patience, rate, keep = self.early_stopping_patience, self.learning_rate, self.keep_best
-        warmup = self.warmup_fraction
-        rules = {  # option: (value, requirement, whether it is met)
-            "--epochs": (self.epochs, "a positive integer", _positive_int(self.epochs)),
-            "--batch-size": (self.batch_size, "a positive integer", _positive_int(self.batch_size)),
-            "--learning-rate": (rate, "finite and positive", rate is None or _finite(rate, 0, 1)),
-            "--warmup": (warmup, "in [0, 1)", _finite(warmup, 0) and warmup < 1),
-            "--weight-decay": (self.weight_decay, "finite, >= 0", _finite(self.weight_decay, 0)),
-            "--clipnorm": (self.clipnorm, "finite, >= 0", _finite(self.clipnorm, 0)),
-            "--patience": (patience, "at least 1", patience is None or _at_least(patience, 1)),
-            "--keep-best": (keep, f"one of {list(KEEP_BEST)}", keep in KEEP_BEST),
-            "--seed": (self.seed, "an integer >= 0", _at_least(self.seed, 0)),
-            "--checkpoint-every": (
-                self.checkpoint_every,
-                ">= 0",
-                _at_least(self.checkpoint_every, 0),
-            ),
-        }
-        for option, (value, requirement, met) in rules.items():
-            if not met:
-                raise AttentionLabError(f"{option} must be {requirement}, got {value!r}")
-
-
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and value >= 1
-
-
-def _at_least(value, low: int) -> bool:
-    """An int (not a bool) of at least ``low``: what the API's callers may pass as a count."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _finite(value, low: float, strictly: int = 0) -> bool:
-    """A finite real number (not a bool) of at least ``low`` (above it with ``strictly``): a
-    NaN or an infinity would train on nothing and reach run.json as null."""
-    import math
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    return math.isfinite(value) and (value > low if strictly else value >= low)
+        check_training_config(self)  # each value in its range, named by its option
 
 
 def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_compile: bool):

@@ -20,15 +20,14 @@ from pathlib import Path
 
 from attention_lab.convert import LoadedBert, load_bert
 from attention_lab.errors import CheckpointError
-from attention_lab.io import LOCK, MARKER, read_json_object, register_run_record
+from attention_lab.io import LOCK, MARKER, register_run_record
+from attention_lab.training.run_checks import check_run_record, check_training_state
 
 RUN_FILE = "run.json"
 register_run_record(RUN_FILE)  # a run folder is never replaced (attention_lab.io)
 FORMAT = "attention_lab.run/2"
 CHECKPOINTS = "checkpoints"
-STATUSES = ("training", "complete")
-# Keys every run.json has, with their JSON types.
-REQUIRED = {"format": str, "status": str, "settings": dict, "label_names": list}
+STATE_FILE = "state.json"  # attention_lab.training.callbacks.STATE
 # Settings a fresh command may change without changing what is trained.
 NOT_IDENTITY = ("checkpoint_every",)
 
@@ -45,21 +44,8 @@ def read_run(run_dir: str | os.PathLike) -> dict:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         record = err
-    if isinstance(record, Exception):
-        problem = f"damaged ({type(record).__name__})"
-    elif not isinstance(record, dict):
-        problem = f"a JSON {type(record).__name__}"
-    elif lacking := [k for k, kind in REQUIRED.items() if not isinstance(record.get(k), kind)]:
-        problem = (
-            f"damaged: it lacks {lacking[0]!r} (or it is not a {REQUIRED[lacking[0]].__name__})"
-        )
-    elif record["format"] != FORMAT or record["status"] not in STATUSES:
-        problem = f"of format {record['format']!r} and status {record['status']!r}"
-    else:
-        return record
-    raise CheckpointError(
-        f"{path} is {problem}, not a run record; fine-tune again into a new --out folder"
-    )
+    check_run_record(path, record, FORMAT)
+    return record
 
 
 def read_finished_run(run_dir: str | os.PathLike) -> dict:
@@ -107,48 +93,6 @@ def unfinished_run(out: Path, settings: dict) -> dict | None:
         )
     check_training_state(out / CHECKPOINTS / STATE_FILE)
     return record
-
-
-STATE_FILE = "state.json"  # attention_lab.training.callbacks.STATE
-# The training state's fields whose types a resume relies on (None allowed where listed).
-STATE_TYPES = {
-    "step": (int,),
-    "history": (list,),
-    "partial": (dict,),
-    "best_epoch": (int, type(None)),
-    "epochs_without_improvement": (int,),
-    "train_examples": (int,),
-    "seeds": (list,),
-    "weights": (str, type(None)),
-}
-
-
-def check_training_state(path: Path) -> None:
-    """Refuse a ``checkpoints/state.json`` that a resume could not use, in one line, before
-    anything is loaded (``"step": "four"`` would otherwise fail deep inside training)."""
-    if not path.is_file():
-        return
-    fix = (
-        f"the training state is damaged: delete {path.parent} to restart the run from its "
-        "first step, or pass a new --out folder"
-    )
-    state = read_json_object(path, fix, CheckpointError)
-    for key, kinds in STATE_TYPES.items():
-        value = state.get(key, 0 if int in kinds else kinds[0]())
-        bad_int = isinstance(value, bool) or (isinstance(value, int) and value < 0)
-        if not isinstance(value, kinds) or bad_int:
-            wanted = " or ".join(_KIND_NAMES[kind] for kind in kinds)
-            shown = json.dumps(value)[:40]
-            raise CheckpointError(f"{path}: {key!r} must be {wanted}, got {shown}; {fix}")
-
-
-_KIND_NAMES = {
-    int: "a non-negative integer",
-    list: "a list",
-    dict: "an object",
-    str: "a file name",
-    type(None): "null",
-}
 
 
 def differences(previous: dict, current: dict) -> list[str]:
