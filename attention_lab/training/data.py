@@ -154,7 +154,18 @@ class ArrayBatches(keras.utils.PyDataset):
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
         if self.num_batches is not None:  # known length: fit's evaluation loop needs no guess
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.num_batches))
-        return dataset.prefetch(2)
+        return prefetched(dataset)
+
+
+def prefetched(dataset):
+    """``dataset`` (``tf.data``) with two batches made ahead, and without tf.data's autotuning,
+    whose thread, when ``fit`` returns and the pipeline is torn down, could hold the return up
+    for tens of seconds."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(2).with_options(options)
 
 
 class TrainingStream(ArrayBatches):

@@ -72,7 +72,7 @@ from attention_lab.models.bert import BertConfig
 from attention_lab.runtime import choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.callbacks import TrainingCheckpoint
-from attention_lab.training.data import FEATURES, EncodedDataset, TrainingStream
+from attention_lab.training.data import FEATURES, EncodedDataset, TrainingStream, prefetched
 from attention_lab.training.fit import TrainingConfig
 from attention_lab.training.optimization import adamw
 from attention_lab.training.pretraining import (
@@ -412,7 +412,7 @@ class MaskedStream(TrainingStream):
                 yield self[index]
                 index += 1
 
-        return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(2)
+        return prefetched(tf.data.Dataset.from_generator(generate, output_signature=spec))
 
 
 def special_tokens(tokenizer, ids: np.ndarray) -> np.ndarray:
