@@ -11,28 +11,29 @@ folder written by :func:`attention_lab.convert.save_bert` is one that ``transfor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import keras
 
 from attention_lab.models.bert_pretraining import BertLMPredictionHead
 
-# Hugging Face module name (relative to the BERT model)  ->  our sublayer
+# Hugging Face module name (relative to the BERT model)  ->  our sublayer (its attribute path)
 EMBEDDING_MODULES = {
-    "embeddings.word_embeddings": lambda bert: bert.embeddings.word_embeddings,
-    "embeddings.position_embeddings": lambda bert: bert.embeddings.position_embeddings,
-    "embeddings.token_type_embeddings": lambda bert: bert.embeddings.token_type_embeddings,
-    "embeddings.LayerNorm": lambda bert: bert.embeddings.LayerNorm,
+    "embeddings.word_embeddings": "embeddings.word_embeddings",
+    "embeddings.position_embeddings": "embeddings.position_embeddings",
+    "embeddings.token_type_embeddings": "embeddings.token_type_embeddings",
+    "embeddings.LayerNorm": "embeddings.LayerNorm",
 }
-# Hugging Face module name inside encoder.layer.{i}  ->  our sublayer of layer_{i}
+# Hugging Face module name inside encoder.layer.{i}  ->  our sublayer of layer_{i} (its path)
 ENCODER_BLOCK_MODULES = {
-    "attention.self.query": lambda block: block.attention.query,
-    "attention.self.key": lambda block: block.attention.key,
-    "attention.self.value": lambda block: block.attention.value,
-    "attention.output.dense": lambda block: block.attention.attention_output,
-    "attention.output.LayerNorm": lambda block: block.attention_LayerNorm,
-    "intermediate.dense": lambda block: block.intermediate,
-    "output.dense": lambda block: block.output_dense,
-    "output.LayerNorm": lambda block: block.output_LayerNorm,
+    "attention.self.query": "attention.query",
+    "attention.self.key": "attention.key",
+    "attention.self.value": "attention.value",
+    "attention.output.dense": "attention.attention_output",
+    "attention.output.LayerNorm": "attention_LayerNorm",
+    "intermediate.dense": "intermediate",
+    "output.dense": "output_dense",
+    "output.LayerNorm": "output_LayerNorm",
 }
 POOLER_MODULE = "pooler.dense"
 # The heads on the pooled output, by the Hugging Face names of their tensors. The pre-built head
@@ -41,27 +42,18 @@ POOLER_MODULE = "pooler.dense"
 # The pre-training heads (models/bert_pretraining.py) are Hugging Face's ``cls`` modules; their
 # decoder is tied to the word embeddings, so it has no row of its own.
 MASKED_LM_MODULES = {
-    "cls.predictions": lambda model: model.predictions,  # its own bias
-    "cls.predictions.transform.dense": lambda model: model.predictions.transform_dense,
-    "cls.predictions.transform.LayerNorm": lambda model: model.predictions.transform_LayerNorm,
+    "cls.predictions": "predictions",  # its own bias
+    "cls.predictions.transform.dense": "predictions.transform_dense",
+    "cls.predictions.transform.LayerNorm": "predictions.transform_LayerNorm",
 }
 HEAD_MODULES = {
-    "prebuilt": {"classifier": lambda model: model.classifier},
-    "custom": {
-        "head_dense": lambda model: model.head_dense,
-        "logits": lambda model: model.logits,
-    },
+    "prebuilt": {"classifier": "classifier"},
+    "custom": {"head_dense": "head_dense", "logits": "logits"},
     # Issue 33's heads over every token (models/bert_token_heads.py): Keras names, no HF class.
-    "lstm": {"head_lstm": lambda model: model.head_lstm.cell, "logits": lambda model: model.logits},
-    "concat": {
-        "head_dense": lambda model: model.head_dense,
-        "logits": lambda model: model.logits,
-    },
+    "lstm": {"head_lstm": "head_lstm.cell", "logits": "logits"},
+    "concat": {"head_dense": "head_dense", "logits": "logits"},
     "masked-lm": MASKED_LM_MODULES,
-    "pretraining": {
-        **MASKED_LM_MODULES,
-        "cls.seq_relationship": lambda model: model.seq_relationship,
-    },
+    "pretraining": {**MASKED_LM_MODULES, "cls.seq_relationship": "seq_relationship"},
 }
 # The tied decoder as older checkpoints store it (a copy of the word embeddings and the bias).
 TIED_DECODER = {
@@ -78,11 +70,7 @@ PARAMETERS = {
     keras.layers.LayerNormalization: {"weight": ("gamma", False), "bias": ("beta", False)},
     keras.layers.Embedding: {"weight": ("embeddings", False)},
     # Keras's own layout (gates i, f, c, o), under Keras's names: no Hugging Face module has it.
-    keras.layers.LSTMCell: {
-        "kernel": ("kernel", False),
-        "recurrent_kernel": ("recurrent_kernel", False),
-        "bias": ("bias", False),
-    },
+    keras.layers.LSTMCell: {name: (name, False) for name in ("kernel", "recurrent_kernel", "bias")},
 }
 
 # Buffers that Hugging Face saves beside the parameters; they hold no learned values.
@@ -116,10 +104,10 @@ def bert_weight_map(bert, prefix: str = "") -> list[WeightMapping]:
     """
     rows = []
     for module, sublayer in EMBEDDING_MODULES.items():
-        rows += _parameters(prefix + module, sublayer(bert))
+        rows += _parameters(prefix + module, attrgetter(sublayer)(bert))
     for i, block in enumerate(bert.encoder_layers):
         for module, sublayer in ENCODER_BLOCK_MODULES.items():
-            rows += _parameters(f"{prefix}encoder.layer.{i}.{module}", sublayer(block))
+            rows += _parameters(f"{prefix}encoder.layer.{i}.{module}", attrgetter(sublayer)(block))
     if bert.pooler is not None:
         rows += _parameters(prefix + POOLER_MODULE, bert.pooler.dense)
     return rows
@@ -130,7 +118,7 @@ def head_weight_map(model, head: str) -> list[WeightMapping]:
     or a pre-training model's (``"masked-lm"``, ``"pretraining"``)."""
     rows = []
     for module, sublayer in HEAD_MODULES[head].items():
-        rows += _parameters(module, sublayer(model))
+        rows += _parameters(module, attrgetter(sublayer)(model))
     return rows
 
 
