@@ -10,8 +10,8 @@ A folder holds
     vocab.txt, ...      the tokenizer files
 
 :func:`load_bert` reads any such folder (one from ``transformers``, a hub id, one that
-attention_lab wrote) into our Keras model; :func:`save_bert`
-writes one. ``convert`` is load then save; ``export`` is save. A ``BertModel`` or a pre-built
+attention_lab wrote) into our Keras model; :func:`save_bert` writes one. ``export`` is save;
+``convert`` is load then save (:mod:`.conversion`). A ``BertModel`` or a pre-built
 classifier folder is what ``transformers.BertModel`` / ``BertForSequenceClassification``
 ``.from_pretrained`` load; the chapter's custom head has no Hugging Face class, so its two dense
 layers are stored beside the encoder under their own names (``head_dense``, ``logits``), which
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -41,9 +40,8 @@ from attention_lab.convert.hf_checkpoint import (
     bert_config,
     read_hf_config,
     read_state_dict,
-    resolve_model_dir,
-    weight_files,
 )
+from attention_lab.convert.hub import resolve_model_dir
 from attention_lab.convert.integrity import (
     check_all_used,
     check_layer_count,
@@ -65,8 +63,6 @@ from attention_lab.io import (
     atomic_directory,
     atomic_file,
     atomic_write_json,
-    check_destination,
-    check_separate,
 )
 from attention_lab.models.bert import (
     HEADS,
@@ -356,31 +352,3 @@ def save_bert(
     ) as tmp:
         write_bert_files(model, tmp, tokenizer_dir, label_names, provenance)
     return Path(directory)
-
-
-def convert_checkpoint(
-    source: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    overwrite: bool = False,
-) -> Path:
-    """``load_bert(source)`` then ``save_bert``: a checked copy of ``source`` in our folder form.
-
-    The new folder records where it came from (``source``, the sha256 of the files read, the
-    tensors skipped) in config.json's ``attention_lab`` block.
-    """
-    out = Path(out_dir)
-    local = Path(source).expanduser()
-    check_destination(out, overwrite, is_our_folder, (local,) if local.exists() else ())
-    loaded = load_bert(source)
-    check_separate(out, loaded.directory)  # convert X --out X (or inside X) would destroy X
-    read = [loaded.directory / CONFIG, *weight_files(loaded.directory)]
-    provenance = {
-        "source": str(source),
-        "source_sha256": {p.name: sha256(p) for p in read},
-        "skipped_tensors": loaded.report.skipped,
-        "converted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    }
-    tokenizer = loaded.directory if (loaded.directory / "vocab.txt").is_file() else None
-    return save_bert(
-        loaded.model, out, tokenizer, loaded.label_names or None, overwrite, provenance
-    )
