@@ -26,17 +26,28 @@ def name() -> str:
     return keras.backend.backend()
 
 
-def compile_function(fn: Callable, jit_compile: bool) -> Callable:
+def compile_function(fn: Callable, jit_compile: bool, example=None) -> Callable:
     """``fn`` compiled for the active backend; ``jit_compile`` asks for XLA (or its peer).
 
     Without ``jit_compile``, TensorFlow still builds a graph (``tf.function``: oneDNN kernels,
-    no retracing for shapes seen before), JAX and PyTorch run op by op.
+    no retracing for shapes seen before), JAX and PyTorch run op by op. ``example``, one
+    argument like those to come (arrays, or a dict of them): TensorFlow traces ``fn`` once for
+    every argument of that structure and dtype, whatever its shape (batches of any size and
+    length), instead of once for the first shape and again for the shapes after it.
     """
     backend = name()
     if backend == "tensorflow":
+        import numpy as np
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+        def any_shape(array):
+            array = np.asarray(array)
+            return tf.TensorSpec([None] * array.ndim, tf.as_dtype(array.dtype))
+
+        signature = None if example is None else [tf.nest.map_structure(any_shape, example)]
+        return tf.function(
+            fn, jit_compile=jit_compile, reduce_retracing=True, input_signature=signature
+        )
     if not jit_compile:
         return fn
     if backend == "jax":

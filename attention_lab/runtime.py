@@ -64,11 +64,13 @@ class Plan:
         """The Keras dtype policy of :attr:`precision` (``"mixed_bfloat16"``, ...)."""
         return POLICIES[self.precision]
 
-    def compile(self, fn):
-        """``fn`` compiled for the active backend, with XLA when :attr:`jit_compile`."""
+    def compile(self, fn, example=None):
+        """``fn`` compiled for the active backend, with XLA when :attr:`jit_compile`; with
+        ``example`` (an argument like those to come), traced once for every shape
+        (:func:`attention_lab.backend.compile_function`)."""
         from attention_lab import backend
 
-        return backend.compile_function(fn, self.jit_compile)
+        return backend.compile_function(fn, self.jit_compile, example)
 
     def describe(self) -> str:
         xla = "XLA on" if self.jit_compile else "XLA off"

@@ -109,18 +109,25 @@ def test_length_sorted_inference_equals_fully_padded_batches():
 
 
 @pytest.mark.parametrize(("batch_size", "compiled"), [(64, False), (8, True)])
-def test_one_batch_runs_as_it_is_and_several_are_compiled(monkeypatch, batch_size, compiled):
-    """A few texts (one batch) are not worth tracing a graph for; a data set is. Both give the
-    logits of the model called directly."""
+def test_one_batch_runs_as_it_is_and_several_are_traced_once(monkeypatch, batch_size, compiled):
+    """A few texts (one batch) are not worth tracing a graph for; a data set is, once for its
+    batches of every length and size. Both give the logits of the model called directly."""
     from attention_lab.runtime import Plan, choose_plan
 
-    traced = []
+    steps = []
     compile_fn = Plan.compile
-    monkeypatch.setattr(Plan, "compile", lambda plan, fn: traced.append(fn) or compile_fn(plan, fn))
+
+    def compile_and_keep(plan, fn, example=None):
+        steps.append(compile_fn(plan, fn, example))
+        return steps[-1]
+
+    monkeypatch.setattr(Plan, "compile", compile_and_keep)
     data = _variable_lengths(37)
     model = build_classifier("prebuilt", tiny_config(max_position_embeddings=40))
     logits = predict_logits(model, data, batch_size, plan=choose_plan("float32", "off"))
-    assert bool(traced) == compiled
+    assert bool(steps) == compiled
+    if compiled:  # five batches, of several widths and two sizes: one graph for all
+        assert steps[0].experimental_get_tracing_count() == 1
     full = np.asarray(model(data.features, training=False))
     np.testing.assert_allclose(logits, full, atol=1e-5)
 

@@ -35,7 +35,8 @@ def predict_logits(
     batches = InferenceBatches(data, batch_size)
     # One batch (a few texts to classify) runs faster as it is than traced into a graph first.
     compile_it = plan is not None and batches.num_batches > 1
-    step = plan.compile(forward) if compile_it else forward
+    # Traced once for batches of every size and length: the batches' lengths vary.
+    step = plan.compile(forward, example=batches[0][0]) if compile_it else forward
     out = np.zeros((len(data), int(model.config.num_labels)), dtype=np.float32)
     bar = tqdm(total=len(data), unit="ex", disable=not progress, mininterval=5.0, desc="predict")
     for index in range(batches.num_batches):
