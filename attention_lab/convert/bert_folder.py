@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_lab import __version__
+from attention_lab.convert import integrity
 from attention_lab.convert.hf_checkpoint import (
     SAFETENSORS,
     bert_config,
@@ -42,16 +43,6 @@ from attention_lab.convert.hf_checkpoint import (
     read_state_dict,
 )
 from attention_lab.convert.hub import resolve_model_dir
-from attention_lab.convert.integrity import (
-    check_all_used,
-    check_layer_count,
-    check_rows,
-    check_tied,
-    check_weights_digest,
-    hf_shape,
-    sha256,
-    weights_match_record,
-)
 from attention_lab.convert.weight_map import (
     ENCODER_PREFIX,
     bert_weight_map,
@@ -146,16 +137,7 @@ def is_our_folder(path: Path) -> bool:
     attention_lab wrote it: config.json's ``attention_lab`` block records the sha256 of
     model.safetensors, and the file still has it. Folders written since carry the marker
     (:mod:`attention_lab.io`)."""
-    return weights_match_record(path / CONFIG, path / SAFETENSORS)
-
-
-def _assign(rows, state: dict[str, np.ndarray], report: LoadReport) -> None:
-    """Fill every mapped variable from ``state`` (checked by :func:`check_rows`)."""
-    for row in rows:
-        tensor = state[row.hf_name]
-        value = tensor.T if row.transpose else tensor
-        row.variable.assign(value.astype(row.variable.dtype))
-        report.loaded.append(row.hf_name)
+    return integrity.weights_match_record(path / CONFIG, path / SAFETENSORS)
 
 
 def load_bert(
@@ -197,10 +179,10 @@ def load_bert(
     config = bert_config(hf)
     # config.json's attention_lab block: empty for a folder that we did not write
     ours = hf["attention_lab"] if isinstance(hf.get("attention_lab"), dict) else {}
-    check_weights_digest(directory / SAFETENSORS, ours.get("weights_sha256"))
+    integrity.check_weights_digest(directory / SAFETENSORS, ours.get("weights_sha256"))
     state = read_state_dict(directory)
     where = str(directory)
-    check_layer_count(state, config, where)
+    integrity.check_layer_count(state, config, where)
     saved = ours["head"] if ours.get("head") in {*HEADS, *PRETRAINING_HEADS} else None
     saved = saved or ("prebuilt" if "classifier.weight" in state else None)
     if "cls.predictions.transform.dense.weight" in state and saved is None:  # pre-training heads
@@ -216,7 +198,7 @@ def load_bert(
                     f"{where}: asked for the {head} heads, but the checkpoint holds "
                     f"{saved or 'no pre-training head'}; use a {ARCHITECTURES[head]} checkpoint"
                 )
-            check_tied(state, where)
+            integrity.check_tied(state, where)
             model = PRETRAINING_HEADS[head](config, implementation, dtype=dtype)
             model.build()
             rows, names = bert_weight_map(model.bert, prefix) + head_weight_map(model, head), []
@@ -239,29 +221,22 @@ def load_bert(
             model = build_classifier(head, config, dtype, implementation, **head_options)
             rows = bert_weight_map(model.bert, prefix=prefix)
             names = default_label_names(config.num_labels)
-            if own_model and not _head_fits(model, head, state):
-                raise CheckpointError(
-                    f"{where}: the {head} head's tensors do not have the shapes config.json gives "
-                    "(num_labels, head size); the folder is inconsistent: write it again"
-                )
-            if saved == head and _head_fits(model, head, state):  # the folder's own head: keep it
-                rows += head_weight_map(model, head)
+            head_rows = head_weight_map(model, head)
+            if own_model:  # the folder's head must have the shapes its config.json gives
+                integrity.check_head_shapes(head_rows, state, where, head)
+            if saved == head and integrity.shapes_match(head_rows, state):  # the folder's own head
+                rows += head_rows
                 id2label = hf.get("id2label") or {}
                 if len(id2label) == config.num_labels:
                     names = [str(id2label[k]) for k in sorted(id2label, key=int)]
-    check_rows(rows, state, where)  # every tensor there, finite, of its variable's shape
-    report = LoadReport()
-    _assign(rows, state, report)
-    report.skipped = check_all_used(state, report.loaded, where)  # the rest may be skipped
+    integrity.check_rows(rows, state, where)  # every tensor there, finite, of its variable's shape
+    for row in rows:  # Hugging Face's tensor into its Keras variable, (out, in) kernels transposed
+        tensor = state[row.hf_name]
+        row.variable.assign((tensor.T if row.transpose else tensor).astype(row.variable.dtype))
+    loaded = [row.hf_name for row in rows]
+    # every other tensor is a buffer or a head the model does not have (skipped), or refused
+    report = LoadReport(loaded, integrity.check_all_used(state, loaded, where))
     return LoadedBert(model, config, directory, names, report)
-
-
-def _head_fits(model, head: str, state) -> bool:
-    """Whether the folder's ``head`` tensors have the shapes of ``model``'s head."""
-    return all(
-        row.hf_name in state and tuple(state[row.hf_name].shape) == hf_shape(row)
-        for row in head_weight_map(model, head)
-    )
 
 
 def default_label_names(num_labels: int) -> list[str]:
@@ -328,7 +303,7 @@ def write_bert_files(
         write_tokenizer_files(tokenizer_dir, folder, model.config.max_position_embeddings)
     with atomic_file(folder / SAFETENSORS) as tmp:
         save_file(state_dict(model), str(tmp), metadata={"format": "pt"})
-    record = {**(provenance or {}), "weights_sha256": sha256(folder / SAFETENSORS)}
+    record = {**(provenance or {}), "weights_sha256": integrity.sha256(folder / SAFETENSORS)}
     atomic_write_json(folder / CONFIG, hf_config(model, label_names, record), indent=2)
 
 

@@ -178,6 +178,23 @@ def check_rows(rows, state: dict[str, np.ndarray], source: str) -> None:
             )
 
 
+def shapes_match(rows, state) -> bool:
+    """Whether every row's tensor is in ``state`` with the shape of the row's variable."""
+    return all(
+        row.hf_name in state and tuple(state[row.hf_name].shape) == hf_shape(row) for row in rows
+    )
+
+
+def check_head_shapes(rows, state, source: str, head: str) -> None:
+    """Refuse a folder whose own ``head`` (its ``rows``) does not have the shapes its
+    config.json gives."""
+    if not shapes_match(rows, state):
+        raise CheckpointError(
+            f"{source}: the {head} head's tensors do not have the shapes config.json gives "
+            "(num_labels, head size); the folder is inconsistent: write it again"
+        )
+
+
 def check_all_used(state, loaded: list[str], source: str) -> list[str]:
     """The tensors of ``state`` that were not ``loaded`` and may be skipped (buffers,
     pre-training heads, any head on the pooled output); any other is refused."""
