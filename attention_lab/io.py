@@ -177,6 +177,11 @@ def atomic_write_json(path: str | os.PathLike, value, indent: int = 1) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def utc_now() -> str:
+    """The time now, in UTC, as ISO 8601 (what run records and markers store)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
 def read_json_object(path: str | os.PathLike, fix: str, error=AttentionLabError) -> dict:
     """The JSON object in the UTF-8 file ``path``, or ``error`` in one line ending in ``fix``."""
     try:
@@ -204,7 +209,7 @@ def write_marker(folder: str | os.PathLike, writer: str) -> None:
             "written_by": writer,
             "command": _command[0],
             "attention_lab_version": __version__,
-            "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "written_at": utc_now(),
         },
     )
 
@@ -471,7 +476,7 @@ def folder_lock(folder: str | os.PathLike, log: Callable[[str], None] = print) -
     record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "started_at": utc_now(),
         "command": _command[0],
     }
     tmp = _temporary(path, directory=False)

@@ -8,14 +8,13 @@ the files read, the tensors skipped and the date.
 
 from __future__ import annotations
 
-import datetime
 import os
 from pathlib import Path
 
 from attention_lab.convert.bert_folder import CONFIG, is_our_folder, load_bert, save_bert
 from attention_lab.convert.hf_checkpoint import weight_files
 from attention_lab.convert.integrity import sha256
-from attention_lab.io import check_destination, check_separate
+from attention_lab.io import check_destination, check_separate, utc_now
 
 
 def convert_checkpoint(
@@ -38,7 +37,7 @@ def convert_checkpoint(
         "source": str(source),
         "source_sha256": {p.name: sha256(p) for p in read},
         "skipped_tensors": loaded.report.skipped,
-        "converted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "converted_at": utc_now(),
     }
     tokenizer = loaded.directory if (loaded.directory / "vocab.txt").is_file() else None
     return save_bert(

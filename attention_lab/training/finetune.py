@@ -18,45 +18,40 @@ settings that differ.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
 import shutil
 import time
 from pathlib import Path
 
 from attention_lab import __version__, backend
-from attention_lab.convert.bert_folder import write_bert_files
-from attention_lab.data.imdb import LABEL_NAMES
-from attention_lab.errors import AttentionLabError, check_at_least_one
+from attention_lab.convert.bert_folder import load_bert, write_bert_files
+from attention_lab.data.imdb import LABEL_NAMES, read_imdb
+from attention_lab.errors import check_at_least_one
 from attention_lab.io import (
     as_path,
     atomic_write_json,
     check_separate,
     check_unlocked,
     folder_lock,
+    utc_now,
 )
 from attention_lab.runtime import Plan, choose_plan, machine
 from attention_lab.training import run_folder
 from attention_lab.training.data import encode_reviews, train_validation_split
-from attention_lab.training.fit import TrainingConfig, check_data, fit_classifier
+from attention_lab.training.fit import TrainingConfig, fit_classifier
 from attention_lab.training.optimization import default_learning_rate
+from attention_lab.training.preflight import check_data, check_max_len
 
 VALIDATION_FRACTION, SPLIT_SEED = 0.2, 42  # the chapter's train_test_split(0.2, random_state=42)
 
 
 def encode_imdb(tokenizer, split: str, data, limit: int | None, max_len: int, truncation: str):
     """The first ``limit`` reviews of ``split`` (the loader's fixed shuffled order), encoded."""
-    from attention_lab.data.imdb import read_imdb
-
     check_at_least_one("--limit", limit)
     reviews = read_imdb(split, data=data)
     return encode_reviews(
         tokenizer, reviews.texts[:limit], reviews.labels[:limit], max_len, truncation
     )
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def finetune(
@@ -84,8 +79,7 @@ def finetune(
     from attention_lab.models.bert import set_encoder_trainable
 
     out, local = as_path(out, "out (the run folder)"), as_path(source, "the model").expanduser()
-    if isinstance(max_len, bool) or not isinstance(max_len, int):
-        raise AttentionLabError(f"max_len must be an integer, got {max_len!r}")
+    check_max_len(max_len)
     training, plan = training or TrainingConfig(), choose_plan(precision, xla)
     check_separate(out, local if local.exists() else None)
     settings = {
@@ -112,11 +106,7 @@ def finetune(
         implementation=plan.implementation,
     )
     classifier, config = loaded.model, loaded.config
-    if not 2 <= max_len <= config.max_position_embeddings:  # before minutes of encoding
-        raise AttentionLabError(
-            f"--max-len {max_len} is outside 2 … {config.max_position_embeddings}, the model's "
-            f"positions; pass --max-len {min(150, config.max_position_embeddings)} or less"
-        )
+    check_max_len(max_len, config.max_position_embeddings)  # before minutes of encoding
     set_encoder_trainable(classifier, not freeze_encoder)
     choices = {"plan": plan.reason}
     if training.learning_rate is None:
@@ -145,7 +135,7 @@ def finetune(
         "train_reviews": len(train),
         "validation_reviews": len(validation),
         "machine": machine(),
-        "started_at": _now(),
+        "started_at": utc_now(),
         "attention_lab_version": __version__,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +153,7 @@ def finetune(
             progress=progress,
         )
         write_bert_files(classifier, out, loaded.directory, label_names=list(LABEL_NAMES))
-        record.update(status="complete", result=result, finished_at=_now())
+        record.update(status="complete", result=result, finished_at=utc_now())
         atomic_write_json(out / run_folder.RUN_FILE, record)
         shutil.rmtree(out / run_folder.CHECKPOINTS, ignore_errors=True)
     return record
@@ -172,8 +162,6 @@ def finetune(
 def load_run(run_dir: str | os.PathLike, plan: Plan | None = None):
     """``(LoadedBert, run record)`` of a finished run folder, built for ``plan`` (its precision
     and encoder block; float32 and the definition's block when None)."""
-    from attention_lab.convert import load_bert
-
     record = run_folder.read_finished_run(run_dir)
     options = (
         {} if plan is None else {"dtype": plan.dtype_policy, "implementation": plan.implementation}

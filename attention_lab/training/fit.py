@@ -28,7 +28,7 @@ from attention_lab.errors import AttentionLabError
 from attention_lab.training.callbacks import TrainingCheckpoint
 from attention_lab.training.data import EncodedDataset, InferenceBatches, TrainingStream
 from attention_lab.training.optimization import adamw
-from attention_lab.training.option_checks import check_training_config
+from attention_lab.training.preflight import check_data, check_training_config
 
 
 @dataclasses.dataclass
@@ -88,19 +88,6 @@ def compile_classifier(model, training: TrainingConfig, total_steps: int, jit_co
     # Keras would create AdamW's moments inside the first traced step, and TensorFlow traces a
     # step that creates variables twice: created here, the step is traced once.
     model.optimizer.build(model.trainable_variables)
-
-
-def check_data(config, train: EncodedDataset, validation: EncodedDataset | None, batch_size: int):
-    """Refuse data that the classifier of ``config`` cannot train on, before anything runs:
-    compiled steps can no longer check it."""
-    train.check(config, "training set")
-    if validation is not None:
-        validation.check(config, "validation set")
-    if len(train) < batch_size:
-        raise AttentionLabError(
-            f"{len(train)} training examples make no full batch of {batch_size}; pass more data "
-            "(a larger --limit) or a smaller --batch-size"
-        )
 
 
 def fit_classifier(

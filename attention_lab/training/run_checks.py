@@ -4,7 +4,8 @@ A rerun reads ``run.json`` and ``checkpoints/state.json`` that an earlier proces
 or a damaged disk) left behind. Each check here refuses, in one
 :class:`~attention_lab.errors.CheckpointError` that names the file and what to do, a record
 that lacks a key or has a key of the wrong JSON type, a record of another format, a training
-state whose fields a resume could not use, and a backup written for other settings.
+state whose fields a resume could not use, a finished run or one started with other settings,
+a backup written for other settings, and an ``--out`` folder that is not a run folder.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 
 from attention_lab.errors import CheckpointError
-from attention_lab.io import read_json_object
+from attention_lab.io import LOCK, MARKER, read_json_object
 
 STATUSES = ("training", "complete")
 # Keys every run.json has, with their JSON types.
@@ -56,6 +57,35 @@ def check_run_record(path: Path, record, format: str) -> None:
     raise CheckpointError(
         f"{path} is {problem}, not a run record; fine-tune again into a new --out folder"
     )
+
+
+def check_new_or_run_folder(out: Path, run_file: str) -> None:
+    """Refuse an ``--out`` that is a file, or a folder that holds files but no ``run_file``:
+    it is left as it is."""
+    if out.is_file():
+        raise CheckpointError(f"--out {out} is a file; pass a folder")
+    if (out / run_file).is_file():
+        return
+    if out.is_dir() and any(p.name not in (LOCK, MARKER) for p in out.iterdir()):
+        raise CheckpointError(
+            f"--out {out} exists and is not a fine-tuning run folder; it is left as it is. "
+            "Pass a new or empty folder"
+        )
+
+
+def check_resumable(out: Path, record: dict, changed: list[str]) -> None:
+    """Refuse to resume the run of ``record`` in ``out`` when it is finished, or when it was
+    started with other settings (``changed``); the folder is left as it is."""
+    if record["status"] == "complete":
+        raise CheckpointError(
+            f"{out} holds a finished run; it is left as it is. Pass a new --out folder (to "
+            f"continue from it, pass --model {out})"
+        )
+    if changed:
+        raise CheckpointError(
+            f"{out} holds an unfinished run with other settings ({'; '.join(changed)}); rerun "
+            "with its settings to resume it, or pass a new --out folder"
+        )
 
 
 def check_training_state(path: Path) -> None:

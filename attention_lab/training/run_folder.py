@@ -20,8 +20,8 @@ from pathlib import Path
 
 from attention_lab.convert import LoadedBert, load_bert
 from attention_lab.errors import CheckpointError
-from attention_lab.io import LOCK, MARKER, register_run_record
-from attention_lab.training.run_checks import check_run_record, check_training_state
+from attention_lab.io import register_run_record
+from attention_lab.training import run_checks
 
 RUN_FILE = "run.json"
 register_run_record(RUN_FILE)  # a run folder is never replaced (attention_lab.io)
@@ -44,7 +44,7 @@ def read_run(run_dir: str | os.PathLike) -> dict:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         record = err
-    check_run_record(path, record, FORMAT)
+    run_checks.check_run_record(path, record, FORMAT)
     return record
 
 
@@ -70,28 +70,12 @@ def load_model(source: str | os.PathLike, **options) -> LoadedBert:
 def unfinished_run(out: Path, settings: dict) -> dict | None:
     """The record of the unfinished run of ``settings`` in ``out`` (None: a new or empty
     folder); any other folder is refused and left as it is."""
-    if out.is_file():
-        raise CheckpointError(f"--out {out} is a file; pass a folder")
+    run_checks.check_new_or_run_folder(out, RUN_FILE)  # a file, or another kind of folder
     if not (out / RUN_FILE).is_file():
-        if out.is_dir() and any(p.name not in (LOCK, MARKER) for p in out.iterdir()):
-            raise CheckpointError(
-                f"--out {out} exists and is not a fine-tuning run folder; it is left as it is. "
-                "Pass a new or empty folder"
-            )
         return None
     record = read_run(out)
-    if record["status"] == "complete":
-        raise CheckpointError(
-            f"{out} holds a finished run; it is left as it is. Pass a new --out folder (to "
-            f"continue from it, pass --model {out})"
-        )
-    changed = differences(record["settings"], settings)
-    if changed:
-        raise CheckpointError(
-            f"{out} holds an unfinished run with other settings ({'; '.join(changed)}); rerun "
-            "with its settings to resume it, or pass a new --out folder"
-        )
-    check_training_state(out / CHECKPOINTS / STATE_FILE)
+    run_checks.check_resumable(out, record, differences(record["settings"], settings))
+    run_checks.check_training_state(out / CHECKPOINTS / STATE_FILE)
     return record
 
 

@@ -1,7 +1,8 @@
-"""The values a :class:`~attention_lab.training.fit.TrainingConfig` accepts.
+"""What fine-tuning refuses before anything runs: settings out of range, and data it cannot use.
 
-Each setting is checked when the config is made, before anything is loaded or trained, and a
-bad one is refused in one line named by its command-line option (``--epochs must be a
+Every check here runs before a model is trained (most before one is loaded), because compiled
+steps can no longer check their inputs, and a refused command should leave nothing behind. A
+bad value is refused in one line named by its command-line option (``--epochs must be a
 positive integer, got 0``): a NaN or an infinity would train on nothing and reach run.json as
 null, and a count of the wrong type would fail deep inside ``fit``.
 """
@@ -13,6 +14,7 @@ import numbers
 
 from attention_lab.errors import AttentionLabError
 from attention_lab.training.callbacks import KEEP_BEST
+from attention_lab.training.data import EncodedDataset
 
 
 def check_training_config(t) -> None:
@@ -33,6 +35,31 @@ def check_training_config(t) -> None:
     for option, (value, requirement, met) in rules.items():
         if not met:
             raise AttentionLabError(f"{option} must be {requirement}, got {value!r}")
+
+
+def check_max_len(max_len, positions: int | None = None) -> None:
+    """Refuse a ``max_len`` that is not an integer, or one outside ``2 … positions`` (the
+    model's ``max_position_embeddings``, once it is known)."""
+    if isinstance(max_len, bool) or not isinstance(max_len, int):
+        raise AttentionLabError(f"max_len must be an integer, got {max_len!r}")
+    if positions is not None and not 2 <= max_len <= positions:
+        raise AttentionLabError(
+            f"--max-len {max_len} is outside 2 … {positions}, the model's "
+            f"positions; pass --max-len {min(150, positions)} or less"
+        )
+
+
+def check_data(config, train: EncodedDataset, validation: EncodedDataset | None, batch_size: int):
+    """Refuse data that the classifier of ``config`` cannot train on, before anything runs:
+    compiled steps can no longer check it."""
+    train.check(config, "training set")
+    if validation is not None:
+        validation.check(config, "validation set")
+    if len(train) < batch_size:
+        raise AttentionLabError(
+            f"{len(train)} training examples make no full batch of {batch_size}; pass more data "
+            "(a larger --limit) or a smaller --batch-size"
+        )
 
 
 def _positive_int(value) -> bool:
