@@ -133,7 +133,7 @@ def write_reviews(texts, path: Path) -> None:
 
 
 def write_manifest(payload: Path, about: dict) -> dict:
-    from attention_lab.convert.bert_folder import sha256
+    from attention_lab.convert.integrity import sha256
     from attention_lab.io import atomic_write_json
 
     files = {
@@ -243,7 +243,7 @@ def prepare_smoke(payload: Path) -> dict:
 
 def check_payload(payload: Path) -> dict:
     """The manifest, after checking every file it names against its size and SHA-256."""
-    from attention_lab.convert.bert_folder import sha256
+    from attention_lab.convert.integrity import sha256
 
     manifest = json.loads((payload / MANIFEST).read_text())
     for name, expected in manifest["files"].items():
