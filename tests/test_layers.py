@@ -159,7 +159,8 @@ def test_encoder_block_padding_invariance_and_names():
 @pytest.mark.parametrize("training", [False, True])
 def test_the_fused_block_computes_what_the_definition_computes(precision, training):
     """Same weights, same outputs: float32 to the order of its sums; under mixed bfloat16 the
-    fused block at inference rounds the GELU input once less (within bfloat16's rounding)."""
+    fused block at inference rounds the GELU input once less and the attention scores once more
+    (within bfloat16's rounding)."""
     hidden, mask = _hidden(), additive_attention_mask(PADDING_MASK)
     plain = TransformerEncoderBlock(CONFIG, dtype=precision, name="layer_0")
     fused = FusedTransformerEncoderBlock(CONFIG, dtype=precision, name="layer_0")
