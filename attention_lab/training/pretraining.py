@@ -35,6 +35,7 @@ import numpy as np
 
 from attention_lab.errors import AttentionLabError
 from attention_lab.tokenization.vocab import SPECIAL_TOKENS_MAP
+from attention_lab.training.data import prefetched
 
 IGNORE = -100  # the label of a position the masked-LM loss skips
 MASK, RANDOM = 0.8, 0.1  # of the chosen tokens: [MASK], a random token; the rest stay
@@ -260,7 +261,8 @@ class PreTrainingBatches(keras.utils.PyDataset):
 
 def tf_dataset(batches: keras.utils.PyDataset):
     """``batches`` (:class:`MaskedBatches`, :class:`PreTrainingBatches`) streamed through a
-    ``tf.data.Dataset`` (``from_generator``, prefetched): each pass over it is one epoch, and
+    ``tf.data.Dataset`` (``from_generator``, :func:`~attention_lab.training.data.prefetched`,
+    without the autotuning thread that delays ``fit``'s return): each pass over it is one epoch, and
     the next pass is masked (and paired) anew, as ``fit`` does with the PyDataset itself. The
     epoch moves on when the next pass starts, not after the last batch: ``fit`` stops reading
     after the known number of batches, and whether the prefetching thread had asked for one
@@ -287,7 +289,7 @@ def tf_dataset(batches: keras.utils.PyDataset):
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches.num_batches))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)
 
 
 def stream(batches: keras.utils.PyDataset):
