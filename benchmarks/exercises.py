@@ -1,7 +1,8 @@
 """The chapter's exercises on the full data (issue 33): every arm, resumable, and the verdicts.
 
     python -m benchmarks.exercises [--root runs/exercises] [--data aclImdb_v1.tar.gz] \\
-        [--glove glove.6B.50d.txt.gz] [--model BERT_DIR] [--only NAME ...] [--list | --table]
+        [--glove glove.6B.50d.txt.gz] [--model BERT_DIR] [--only NAME ...] \\
+        [--list | --table | --plots DIR]
     python -m benchmarks.exercises --fast --root DIR    # every arm on tiny data, in-process
 
 The experiments (GloVe + BiLSTM unless said; all 25,000 train and 25,000 test reviews):
@@ -409,6 +410,82 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+# --- the plots ----------------------------------------------------------------------------------
+
+
+def _history(root: Path, name: str) -> list[dict] | None:
+    """A finished GloVe arm's per-epoch figures (its metrics.json), or None."""
+    path = root / "arms" / name / "metrics.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    return metrics["history"] if "test" in metrics else None
+
+
+def plot(root: Path, out: Path) -> list[Path]:
+    """The curves of experiments 3 and 4 as PNG files in ``out``, for the arms finished:
+    ``longer.png`` (the 20-epoch frozen run's train and test figures by epoch, the chapter's
+    expectation beside them) and ``dropout.png`` (train and validation accuracy by epoch of
+    each dropout-select run; train against test accuracy of the final two). Returns the files
+    written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    longer = _history(root, "frozen-20-epochs")
+    if longer:
+        epochs = [r["epoch"] for r in longer]
+        fig, (acc, pr) = plt.subplots(1, 2, figsize=(10, 3.8))
+        acc.plot(epochs, [r["accuracy"] for r in longer], "o-", label="train")
+        acc.plot(epochs, [r["test_accuracy"] for r in longer], "s-", label="test")
+        acc.axhline(0.85, color="grey", ls="--", label="the chapter: above 85% at 20")
+        ten = _history(root, "frozen-last")
+        if ten:
+            test = json.loads((root / "arms" / "frozen-last" / "metrics.json").read_text())
+            acc.plot([len(ten)], [test["test"]["accuracy"]], "k*", ms=12, label="10-epoch run")
+        acc.set(xlabel="epoch", ylabel="accuracy", title="frozen GloVe + BiLSTM, 20 epochs")
+        acc.legend(fontsize=8)
+        pr.plot(epochs, [r["test_precision"] for r in longer], "o-", label="test precision")
+        pr.plot(epochs, [r["test_recall"] for r in longer], "s-", label="test recall")
+        pr.plot([epochs[-1]] * 2, [0.80, 0.928], "kx", ms=10, label="the chapter (80%, 92.8%)")
+        pr.set(xlabel="epoch", title="test precision and recall by epoch")
+        pr.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(out / "longer.png")
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+    selection = {n: h for n in sorted((root / "arms").glob("dropout-select-*")) if
+                 (h := _history(root, n.name))}  # fmt: skip
+    if selection:
+        finals = {n: h for n in ("finetune-last", "finetune-dropout") if (h := _history(root, n))}
+        fig, (curves, gap) = plt.subplots(1, 2, figsize=(10, 3.8))
+        for index, (path, history) in enumerate(selection.items()):
+            color, rate = f"C{index}", path.name.removeprefix("dropout-select-")
+            epochs = [r["epoch"] for r in history]
+            curves.plot(epochs, [r["accuracy"] for r in history], "-", color=color,
+                        label=f"rate {rate}: train")  # fmt: skip
+            curves.plot(epochs, [r["val_accuracy"] for r in history], "--", color=color,
+                        label=f"rate {rate}: validation")  # fmt: skip
+        curves.set(xlabel="epoch", ylabel="accuracy", title="fine-tuned GloVe, 20% held out")
+        curves.legend(fontsize=7)
+        for index, (name, history) in enumerate(finals.items()):
+            metrics = json.loads((root / "arms" / name / "metrics.json").read_text())
+            figures = (history[-1]["accuracy"], metrics["test"]["accuracy"])
+            gap.bar([index - 0.2, index + 0.2], figures, width=0.4, color=["C0", "C1"])
+            for x, y in zip((index - 0.2, index + 0.2), figures, strict=True):
+                gap.text(x, y + 0.005, f"{100 * y:.1f}", ha="center", fontsize=8)
+        gap.set(xticks=range(len(finals)), xticklabels=list(finals), ylim=(0.5, 1.02),
+                title="last epoch: train (left) and test (right)")  # fmt: skip
+        fig.tight_layout()
+        written.append(out / "dropout.png")
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+    return written
+
+
 # --- the fast mode -------------------------------------------------------------------------------
 
 
@@ -475,8 +552,13 @@ def main(argv=None) -> int:
     parser.add_argument("--fast", action="store_true", help="every arm on tiny data")
     parser.add_argument("--list", action="store_true", help="each arm, its status, commands")
     parser.add_argument("--table", action="store_true", help="the markdown table of results")
+    parser.add_argument("--plots", metavar="DIR", help="write the plots of experiments 3 and 4")
     args = parser.parse_args(argv)
     root = Path(args.root)
+    if args.plots:
+        for path in plot(root, Path(args.plots)):
+            print(f"wrote {path}")
+        return 0
     if args.fast:
         import tensorflow as tf
 
