@@ -1,4 +1,4 @@
-"""A faster encoder block for TensorFlow graphs: the same weights, the same results.
+"""A faster encoder block for TensorFlow graphs: the same weights, the same results up to rounding.
 
 :class:`~attention_lab.models.bert.TransformerEncoderBlock` is the definition, written as the
 equations read. This subclass computes the same block in the shapes that TensorFlow's graph
@@ -6,9 +6,9 @@ optimizer (Grappler's oneDNN remapper) turns into fewer, fused CPU kernels, much
 Face keeps its SDPA and flash attention kernels apart from the eager attention that defines
 them. It registers itself as ``implementation="fused"`` in
 :data:`~attention_lab.models.bert.ENCODER_BLOCKS`; :mod:`attention_lab.runtime` picks it where
-the benchmarks show that it pays (``docs/benchmarks.md``, "The fused encoder block"). It adds
-no variables: the sublayers, their names and the weight map are those of the definition, so a
-checkpoint loads into either, and the parity report holds for both.
+the benchmarks show that it pays (``docs/benchmarks.md``, "The one-file model and the fused
+block"). It adds no variables: the sublayers, their names and the weight map are those of the
+definition, so a checkpoint loads into either, and the parity report holds for both.
 
 Three rewrites, each exact up to the order of float32 sums:
 
@@ -28,15 +28,14 @@ At inference, two more:
 - **LayerNorm in fewer passes** (:func:`layer_norm`): (x − μ) · (γ / √(σ² + ε)) + β in float32,
   exact up to the order of float32 sums; Keras's LayerNormalization computes the same in more
   passes over the tokens.
-
 - **Scores in the compute dtype** (:func:`inference_attention`), not exact under mixed
-  precision: the definition casts the scores ``(batch, heads, len,
-  len)``, the largest tensor of the block, to float32, then divides, adds the mask and takes the
-  softmax there, one pass over them each. Here Q Kᵀ · (1/√d_k) + M stays in the inputs' dtype,
-  so the optimizer fuses the scale and the mask into the batched matmul, and the weights feed the
-  second matmul without a cast. Under mixed precision the scores are rounded to bfloat16 once,
-  as Hugging Face's attention under PyTorch's bfloat16 autocast rounds them; the bfloat16 parity
-  report holds for it (``docs/benchmarks.md``, "Scores in bfloat16 at inference").
+  precision. The definition casts the scores ``(batch, heads, len, len)``, the largest tensor
+  of the block, to float32, then divides, adds the mask and takes the softmax there, one pass
+  over them each. Here Q Kᵀ · (1/√d_k) + M stays in the inputs' dtype, so the optimizer fuses
+  the scale and the mask into the batched matmul, and the weights feed the second matmul
+  without a cast. Under mixed precision the scores are rounded to bfloat16 once, as Hugging
+  Face's attention under PyTorch's bfloat16 autocast rounds them; the bfloat16 parity report
+  holds for it (``docs/benchmarks.md``, "Scores in bfloat16 at inference").
 """
 
 from __future__ import annotations
