@@ -90,7 +90,10 @@ def test_quick_profile_runs_before_and_after_in_their_own_processes(tmp_path):
     for profile in forward.values():
         assert profile["groups_ms"]["matmul"] > 0
         assert 0 < profile["ops_total_ms"] <= 1.5 * profile["wall_ms"]
-    # the pure bfloat16 policy has no float32 variables to cast
-    assert forward["ours bfloat16"]["groups_ms"]["weight casts"] == 0
-    assert forward["ours mixed_bfloat16"]["groups_ms"]["weight casts"] > 0
+    # the pure bfloat16 policy has no float32 variables to cast down: at most a LayerNorm's
+    # bfloat16 γ and β cast up to float32, a few small casts where mixed casts every kernel
+    pure, mixed = (
+        forward[k]["groups_ms"]["weight casts"] for k in ("ours bfloat16", "ours mixed_bfloat16")
+    )
+    assert mixed > 0 and pure < 0.5 * mixed
     assert "## profile forward 2x16" in (tmp_path / "bf16_profile.md").read_text()

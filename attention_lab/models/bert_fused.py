@@ -80,8 +80,9 @@ def layer_norm(layer, x, training=None):
     mean = ops.mean(x32, axis=-1, keepdims=True)  # μ, (..., 1)
     centred = x32 - mean
     variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)  # σ², (..., 1)
-    scale = ops.rsqrt(variance + layer.epsilon) * layer.gamma  # (..., H)
-    return ops.cast(centred * scale + layer.beta, x.dtype)
+    gamma, beta = (ops.convert_to_tensor(v, "float32") for v in (layer.gamma, layer.beta))
+    scale = ops.rsqrt(variance + layer.epsilon) * gamma  # (..., H)
+    return ops.cast(centred * scale + beta, x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="attention_lab")
