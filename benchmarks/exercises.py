@@ -414,12 +414,14 @@ def table(results: dict) -> str:
 
 
 def _history(root: Path, name: str) -> list[dict] | None:
-    """A finished GloVe arm's per-epoch figures (its metrics.json), or None."""
+    """A finished GloVe arm's per-epoch figures (its metrics.json), or None: a run still going
+    (fewer epochs than it asked for) is not drawn."""
     path = root / "arms" / name / "metrics.json"
     if not path.is_file():
         return None
     metrics = json.loads(path.read_text())
-    return metrics["history"] if "test" in metrics else None
+    finished = "test" in metrics and len(metrics["history"]) == metrics.get("epochs")
+    return metrics["history"] if finished else None
 
 
 def plot(root: Path, out: Path) -> list[Path]:

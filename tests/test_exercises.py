@@ -307,25 +307,27 @@ def test_fast_mode_runs_arms_with_their_second_seeds_and_skips_finished_ones(
 
 
 def test_plots_of_experiments_3_and_4_from_the_arms_metrics(tmp_path):
-    """--plots draws what the finished arms' metrics.json hold, and nothing for arms not run."""
+    """--plots draws what the finished arms' metrics.json hold, and nothing for arms not run or
+    still running."""
 
-    def arm(name, epochs, test=0.8, **per_epoch):
+    def arm(root, name, epochs, asked, **per_epoch):
         history = [{"epoch": e + 1, "accuracy": 0.6 + 0.01 * e, **per_epoch} for e in range(epochs)]
-        folder = tmp_path / "runs" / "arms" / name
+        folder = root / "arms" / name
         folder.mkdir(parents=True)
-        metrics = {"history": history, "test": {"accuracy": test}}
+        metrics = {"epochs": asked, "history": history, "test": {"accuracy": 0.8}}
         (folder / "metrics.json").write_text(json.dumps(metrics))
 
-    root, plots = tmp_path / "runs", tmp_path / "plots"
+    running, root, plots = tmp_path / "running", tmp_path / "runs", tmp_path / "plots"
     assert exercises.main(["--root", str(tmp_path / "empty"), "--plots", str(plots)]) == 0
-    assert not list(plots.glob("*.png"))
     figures = {"test_accuracy": 0.8, "test_precision": 0.78, "test_recall": 0.9}
-    arm("frozen-20-epochs", 20, **figures)
-    arm("frozen-last", 10)
+    arm(running, "frozen-20-epochs", 12, 20, **figures)  # 12 of its 20 epochs so far
+    assert exercises.plot(running, plots) == [] and not list(plots.glob("*.png"))
+    arm(root, "frozen-20-epochs", 20, 20, **figures)
+    arm(root, "frozen-last", 10, 10)
     assert [p.name for p in exercises.plot(root, plots)] == ["longer.png"]
     for rate in ("0", "0.2"):
-        arm(f"dropout-select-{rate}", 3, val_accuracy=0.7)
-    arm("finetune-last", 3)
+        arm(root, f"dropout-select-{rate}", 3, 3, val_accuracy=0.7)
+    arm(root, "finetune-last", 3, 3)
     written = exercises.plot(root, plots)
     assert [p.name for p in written] == ["longer.png", "dropout.png"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
