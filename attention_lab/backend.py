@@ -9,13 +9,17 @@ differs between the backends, and is needed outside of ``model.fit``, lives here
   always XLA; PyTorch: eager, or ``torch.compile``);
 - :func:`accelerator`: ``"gpu"`` when the backend sees a GPU, else ``"cpu"``;
 - :func:`value_and_gradients`: a loss of a model's outputs and its gradient for every trainable
-  weight (TensorFlow's ``GradientTape``, ``jax.value_and_grad``, ``torch.autograd.grad``).
+  weight (TensorFlow's ``GradientTape``, ``jax.value_and_grad``, ``torch.autograd.grad``);
+- :func:`keep_freed_memory`: undo what ``tf.data``'s ``from_generator`` does to glibc's
+  allocator, which otherwise makes every training step fault in fresh pages.
 
 Each backend's own module is imported only inside the branch that uses it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import platform
 from collections.abc import Callable
 
 import keras
@@ -105,6 +109,42 @@ def value_and_gradients(model, loss_of: Callable, inputs: dict) -> tuple[object,
 
     value = loss_of(model(inputs, training=False))
     return value, list(torch.autograd.grad(value, [v.value for v in variables]))
+
+
+# glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64-bit
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
+TRIM_THRESHOLD = 1024 * 1024 * 1024
+_freed_memory_kept = False
+
+
+def keep_freed_memory() -> None:
+    """Let glibc reuse freed buffers again after TensorFlow's ``from_generator`` has run.
+
+    The first ``tf.data.Dataset.from_generator`` pipeline to run in a process calls
+    ``mallopt(M_TRIM_THRESHOLD, 128 KiB)`` (TensorFlow logs "Memory patch applied"). Setting
+    any threshold also switches off glibc's adaptive mmap threshold, so from then on every
+    buffer above 128 KiB, most activations and gradients of a training step, is mapped when
+    allocated and unmapped when freed, and its pages fault in, zeroed, at their next use: a
+    third of a fine-tuning process's CPU time went to the kernel (``docs/benchmarks.md``).
+    This runs a one-element ``from_generator`` pipeline, so that TensorFlow's setting is made
+    now and only once, then raises the mmap threshold to glibc's largest (32 MiB) and the trim
+    threshold to 1 GiB: freed buffers stay in the heap for the next step, as glibc's own
+    adaptive threshold would have kept them. Once per process; nothing on other backends or C
+    libraries.
+    """
+    global _freed_memory_kept
+    if _freed_memory_kept or name() != "tensorflow" or platform.libc_ver()[0] != "glibc":
+        return
+    import tensorflow as tf
+
+    signature = tf.TensorSpec((), tf.int32)
+    for _ in tf.data.Dataset.from_generator(lambda: iter([0]), output_signature=signature):
+        pass
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    _freed_memory_kept = True
 
 
 def seed_deterministically(seed: int) -> None:

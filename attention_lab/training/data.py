@@ -160,8 +160,11 @@ class ArrayBatches(keras.utils.PyDataset):
 def prefetched(dataset):
     """``dataset`` (``tf.data``) with two batches made ahead, and without tf.data's autotuning,
     whose thread, when ``fit`` returns and the pipeline is torn down, could hold the return up
-    for tens of seconds."""
+    for tens of seconds. The allocator is set to reuse freed buffers
+    (:func:`attention_lab.backend.keep_freed_memory`), which ``from_generator`` undoes."""
     import tensorflow as tf
+
+    backend.keep_freed_memory()
 
     options = tf.data.Options()
     options.autotune.enabled = False
