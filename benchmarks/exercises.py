@@ -103,8 +103,10 @@ class Settings:
     long_len: int = 256
     dropout_rates: tuple[float, ...] = (0.0, 0.2, 0.5)
     glove_extra: tuple[str, ...] = ()
-    bert_extra: tuple[str, ...] = ()
-    evaluate_extra: tuple[str, ...] = ()
+    # One precision for every BERT arm, whatever CPU a session gets: --precision auto picks
+    # bfloat16 on some machines and float32 on others, and arms run in different sessions.
+    bert_extra: tuple[str, ...] = ("--precision", "float32")
+    evaluate_extra: tuple[str, ...] = ("--precision", "float32")
     in_process: bool = False
     seeds: dict[str, int] = field(default_factory=dict)
 
@@ -323,6 +325,7 @@ class Driver:
                 "train_accuracy": history[-1].get("accuracy"),
                 "val_accuracy": history[-1].get("val_accuracy"),
                 "tokens_processed": self.tokens(arm),
+                "precision": run["settings"]["precision"],
                 "seconds": run["result"].get("train_seconds"),
             }
         metrics = json.loads((folder / "metrics.json").read_text())

@@ -263,6 +263,11 @@ def test_second_seeds_and_the_dropout_choice_from_injected_results():
                  ((0.0, 0.86), (0.2, 0.88), (0.5, 0.88))}  # fmt: skip
     assert exercises.choose_dropout(selection, (0.0, 0.2, 0.5))["rate"] == 0.2  # tie: smaller
     assert exercises.choose_dropout(selection, (0.0, 0.2, 0.5, 0.7)) is None  # 0.7 not run
+    # arms of one comparison may run on different CPUs: one precision, not --precision auto
+    for arm in exercises.arms(s):
+        for argv in exercises.Driver(exercises.ROOT / "unused", s).commands(arm) or []:
+            if arm.kind == "bert":
+                assert argv[argv.index("--precision") + 1] == "float32", argv
     driver = exercises.Driver(exercises.ROOT / "unused", s)
     arm = driver.add_second_seed("bert-128-then-256")
     assert arm.seed == 43 and arm.after == "bert-128-seed2" and "bert-128-seed2" in driver.arms
@@ -290,6 +295,7 @@ def test_fast_mode_runs_arms_with_their_second_seeds_and_skips_finished_ones(
     assert then["tokens_processed"] == results["arms"]["bert-32"]["tokens_processed"] == 2 * 38 * 32
     run = json.loads((root / "arms" / "bert-16-then-32" / "run.json").read_text())
     assert run["settings"]["max_len"] == 32 and run["source"].endswith("bert-16")
+    assert then["precision"] == "float32"
 
     def refuse(self, arm, argv):
         raise AssertionError(f"{arm.name} ran again: {argv}")
