@@ -125,8 +125,8 @@ def keep_freed_memory() -> None:
     ``mallopt(M_TRIM_THRESHOLD, 128 KiB)`` (TensorFlow logs "Memory patch applied"). Setting
     any threshold also switches off glibc's adaptive mmap threshold, so from then on every
     buffer above 128 KiB, most activations and gradients of a training step, is mapped when
-    allocated and unmapped when freed, and its pages fault in, zeroed, at their next use: a
-    third of a fine-tuning process's CPU time went to the kernel (``docs/benchmarks.md``).
+    allocated and unmapped when freed, and its pages fault in, zeroed, at their next use: much
+    of a fine-tuning process's CPU time went to the kernel (measured in ``docs/benchmarks.md``).
     This runs a one-element ``from_generator`` pipeline, so that TensorFlow's setting is made
     now and only once, then raises the mmap threshold to glibc's largest (32 MiB) and the trim
     threshold to 1 GiB: freed buffers stay in the heap for the next step, as glibc's own
